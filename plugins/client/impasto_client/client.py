@@ -1,0 +1,325 @@
+"""A blocking client for the impasto daemon: upload by reference, stylize, download."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+
+from .images import Image, Layout, SampleType
+from .v1 import impasto_pb2 as pb
+from .v1 import impasto_pb2_grpc as pb_grpc
+
+DEFAULT_ADDRESS = "127.0.0.1:50051"
+CHUNK_BYTES = 1 << 20  # far below gRPC's default 4 MB message limit
+PRESERVE_COLOR = {
+    "none": pb.PRESERVE_COLOR_NONE,
+    "luminance": pb.PRESERVE_COLOR_LUMINANCE,
+    "histogram": pb.PRESERVE_COLOR_HISTOGRAM,
+}
+
+# A style is a built-in style id ("cin26:3"), a picture, or either with a blend weight.
+Style = str | Image | tuple[str | Image, float]
+ParamScalar = bool | int | float | str
+
+
+class ImpastoError(Exception):
+    """A call failed; `code` is the gRPC status name (e.g. "INVALID_ARGUMENT")."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    @classmethod
+    def from_rpc(cls, err: grpc.RpcError) -> ImpastoError:
+        code = err.code() if hasattr(err, "code") else grpc.StatusCode.UNKNOWN
+        details = err.details() if hasattr(err, "details") else str(err)
+        if code == grpc.StatusCode.UNAVAILABLE:
+            details = f"the impasto daemon is not reachable ({details}); start it with 'impasto serve'"
+        return cls(code.name, details or code.name)
+
+
+@dataclass
+class StylizeEvent:
+    """One event of a running job: queued, progress, preview or result."""
+
+    kind: str
+    position: int = 0
+    stage: str = ""
+    step: int = 0
+    total: int = 0
+    loss: float = 0.0
+    image: Image | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class ParamInfo:
+    name: str
+    type: str  # float, int, bool, string, choice
+    default: ParamScalar | None
+    minimum: float | None
+    maximum: float | None
+    choices: list[str]
+    help: str
+
+
+@dataclass
+class MethodInfo:
+    name: str
+    title: str
+    description: str
+    params: list[ParamInfo]
+    max_styles: int
+    takes_style_images: bool
+    takes_builtin_styles: bool
+    takes_mask: bool
+    takes_label_maps: bool
+    supports_preserve_color: bool
+
+
+@dataclass
+class StyleInfo:
+    id: str
+    name: str
+    method: str
+    license: str
+    thumbnail: Image | None = field(default=None, repr=False)
+
+
+def _image_from_header(header: pb.ImageHeader, data: bytes) -> Image:
+    return Image(header.width, header.height, Layout(header.layout), SampleType(header.sample_type), data)
+
+
+def _header(image: Image) -> pb.ImageHeader:
+    return pb.ImageHeader(
+        width=image.width, height=image.height, layout=int(image.layout), sample_type=int(image.sample_type)
+    )
+
+
+def _param_value(value: ParamScalar) -> pb.ParamValue:
+    # bool first: it is an int subclass.
+    if isinstance(value, bool):
+        return pb.ParamValue(flag=value)
+    if isinstance(value, int):
+        return pb.ParamValue(integer=value)
+    if isinstance(value, float):
+        return pb.ParamValue(number=value)
+    return pb.ParamValue(text=str(value))
+
+
+def _scalar(value: pb.ParamValue) -> ParamScalar | None:
+    kind = value.WhichOneof("kind")
+    return None if kind is None else getattr(value, kind)
+
+
+class StylizeCall:
+    """A running Stylize job: iterate its events, or cancel it from any thread."""
+
+    def __init__(self, client: Client, call: Any) -> None:
+        self._client = client
+        self._call = call
+
+    def cancel(self) -> None:
+        self._call.cancel()
+
+    def __iter__(self) -> Iterator[StylizeEvent]:
+        try:
+            for response in self._call:
+                kind = response.WhichOneof("event")
+                if kind == "queued":
+                    yield StylizeEvent("queued", position=response.queued.position)
+                elif kind == "progress":
+                    p = response.progress
+                    yield StylizeEvent("progress", stage=p.stage, step=p.step, total=p.total, loss=p.loss)
+                elif kind == "preview":
+                    image = _image_from_header(response.preview.header, response.preview.data)
+                    yield StylizeEvent("preview", step=response.preview.step, image=image)
+                elif kind == "result":
+                    image = self._client.get_image(response.result.image.sha256)
+                    yield StylizeEvent("result", image=image, seconds=response.result.seconds)
+        except grpc.RpcError as err:
+            raise ImpastoError.from_rpc(err) from None
+
+    def result(self, on_event: Callable[[StylizeEvent], None] | None = None) -> Image:
+        for event in self:
+            if on_event is not None:
+                on_event(event)
+            if event.kind == "result":
+                assert event.image is not None
+                return event.image
+        raise ImpastoError("UNKNOWN", "the daemon ended the job without a result")
+
+
+class Client:
+    """Talks to one daemon. Thread-safe; close() it (or use `with`) when done."""
+
+    def __init__(self, address: str = DEFAULT_ADDRESS) -> None:
+        self.address = address
+        self._channel = grpc.insecure_channel(address)
+        self._stub = pb_grpc.StyleTransferStub(self._channel)
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def wait_ready(self, timeout: float) -> bool:
+        """True once the daemon answers its health check as SERVING within `timeout` seconds."""
+        from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+        try:
+            grpc.channel_ready_future(self._channel).result(timeout=timeout)
+            reply = health_pb2_grpc.HealthStub(self._channel).Check(
+                health_pb2.HealthCheckRequest(service="impasto.v1.StyleTransfer"), timeout=timeout
+            )
+        except (grpc.FutureTimeoutError, grpc.RpcError):
+            return False
+        return reply.status == health_pb2.HealthCheckResponse.SERVING
+
+    # ---------------------------------------------------------------- images
+
+    def has_image(self, sha256: str) -> bool:
+        try:
+            self._stub.GetImageInfo(pb.GetImageInfoRequest(ref=pb.ImageRef(sha256=sha256)))
+        except grpc.RpcError as err:
+            if err.code() == grpc.StatusCode.NOT_FOUND:
+                return False
+            raise ImpastoError.from_rpc(err) from None
+        return True
+
+    def put_image(self, image: Image, *, force: bool = False) -> str:
+        """Uploads `image` unless the daemon already holds it; returns its reference."""
+        sha = image.sha256
+        if not force and self.has_image(sha):
+            return sha
+
+        def chunks() -> Iterator[pb.PutImageRequest]:
+            view = memoryview(image.data)
+            yield pb.PutImageRequest(header=_header(image), offset=0, data=bytes(view[:CHUNK_BYTES]))
+            for offset in range(CHUNK_BYTES, len(view), CHUNK_BYTES):
+                yield pb.PutImageRequest(offset=offset, data=bytes(view[offset : offset + CHUNK_BYTES]))
+
+        try:
+            reply = self._stub.PutImage(chunks())
+        except grpc.RpcError as err:
+            raise ImpastoError.from_rpc(err) from None
+        return reply.ref.sha256
+
+    def get_image(self, sha256: str) -> Image:
+        header = None
+        parts: list[bytes] = []
+        try:
+            for chunk in self._stub.GetImage(pb.GetImageRequest(ref=pb.ImageRef(sha256=sha256))):
+                if chunk.HasField("header"):
+                    header = chunk.header
+                parts.append(chunk.data)
+        except grpc.RpcError as err:
+            raise ImpastoError.from_rpc(err) from None
+        if header is None:
+            raise ImpastoError("DATA_LOSS", "the daemon sent an image without its header")
+        return _image_from_header(header, b"".join(parts))
+
+    # ---------------------------------------------------------------- jobs
+
+    def stylize(
+        self,
+        content: Image,
+        styles: Sequence[Style] = (),
+        *,
+        method: str = "gatys",
+        mask: Image | None = None,
+        params: Mapping[str, ParamScalar] | None = None,
+        preserve_color: str = "none",
+        preview_every: int = 0,
+    ) -> StylizeCall:
+        """Uploads what the daemon lacks and starts a job; iterate the call for its events."""
+        if preserve_color not in PRESERVE_COLOR:
+            raise ImpastoError(
+                "INVALID_ARGUMENT", f"preserve_color must be one of {', '.join(PRESERVE_COLOR)}, not {preserve_color!r}"
+            )
+        request = pb.StylizeRequest(
+            method=method,
+            content=pb.ImageRef(sha256=self.put_image(content)),
+            preserve_color=PRESERVE_COLOR[preserve_color],
+            preview_every=preview_every,
+        )
+        for style in styles:
+            source, weight = style if isinstance(style, tuple) else (style, 1.0)
+            entry = request.styles.add(weight=weight)
+            if isinstance(source, Image):
+                entry.image.sha256 = self.put_image(source)
+            else:
+                entry.builtin = source
+        if mask is not None:
+            request.mask.sha256 = self.put_image(mask)
+        for name, value in (params or {}).items():
+            request.params[name].CopyFrom(_param_value(value))
+        try:
+            return StylizeCall(self, self._stub.Stylize(request))
+        except grpc.RpcError as err:
+            raise ImpastoError.from_rpc(err) from None
+
+    # ---------------------------------------------------------------- discovery
+
+    def list_methods(self) -> list[MethodInfo]:
+        try:
+            reply = self._stub.ListMethods(pb.ListMethodsRequest())
+        except grpc.RpcError as err:
+            raise ImpastoError.from_rpc(err) from None
+        kinds = {
+            pb.PARAM_TYPE_FLOAT: "float",
+            pb.PARAM_TYPE_INT: "int",
+            pb.PARAM_TYPE_BOOL: "bool",
+            pb.PARAM_TYPE_STRING: "string",
+            pb.PARAM_TYPE_CHOICE: "choice",
+        }
+        return [
+            MethodInfo(
+                name=m.name,
+                title=m.title,
+                description=m.description,
+                params=[
+                    ParamInfo(
+                        name=p.name,
+                        type=kinds.get(p.type, "string"),
+                        default=_scalar(p.default_value),
+                        minimum=p.minimum if p.HasField("minimum") else None,
+                        maximum=p.maximum if p.HasField("maximum") else None,
+                        choices=list(p.choices),
+                        help=p.help,
+                    )
+                    for p in m.params
+                ],
+                max_styles=m.max_styles,
+                takes_style_images=m.takes_style_images,
+                takes_builtin_styles=m.takes_builtin_styles,
+                takes_mask=m.takes_mask,
+                takes_label_maps=m.takes_label_maps,
+                supports_preserve_color=m.supports_preserve_color,
+            )
+            for m in reply.methods
+        ]
+
+    def list_styles(self) -> list[StyleInfo]:
+        try:
+            reply = self._stub.ListStyles(pb.ListStylesRequest())
+        except grpc.RpcError as err:
+            raise ImpastoError.from_rpc(err) from None
+        return [
+            StyleInfo(
+                id=s.id,
+                name=s.name,
+                method=s.method,
+                license=s.license,
+                thumbnail=_image_from_header(s.thumbnail_header, s.thumbnail) if s.thumbnail else None,
+            )
+            for s in reply.styles
+        ]

@@ -1,0 +1,1 @@
+"""Generated stubs of the impasto.v1 contract (see protos/generate.py)."""

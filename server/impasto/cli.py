@@ -1,0 +1,285 @@
+"""The impasto command: serve the daemon, stylize files, list methods and styles, run the demo."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+from impasto_client import DEFAULT_ADDRESS, Client, ImpastoError, StylizeEvent
+from impasto_client.client import Style
+
+from . import __version__, logs
+from .errors import InvalidInput
+
+EXIT_BAD_INPUT = 2
+
+
+class UsageError(Exception):
+    """Bad input from the command line: one line on stderr, exit status 2."""
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, not {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="impasto", description="Neural style transfer for painters.")
+    parser.add_argument("--version", action="version", version=f"impasto {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the daemon the editor plugins talk to")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=50051)
+    serve.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+    serve.add_argument("--max-jobs", type=_positive, default=1, help="jobs that run at once")
+    serve.add_argument("--max-queue", type=_positive, default=16, help="jobs that may wait")
+    serve.add_argument("--store-mb", type=_positive, default=4096, help="memory for uploaded images and results")
+    serve.add_argument("--models-dir", type=Path, help="folder with your own checkpoints")
+    serve.add_argument("--allow-remote", action="store_true", help="allow a non-loopback --host")
+    serve.add_argument("--log-format", choices=("json", "text"), default="json")
+    serve.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")
+
+    stylize = sub.add_parser("stylize", help="stylize an image file")
+    stylize.add_argument("content", help="the picture to stylize")
+    stylize.add_argument(
+        "--style",
+        action="append",
+        default=[],
+        metavar="STYLE[=WEIGHT]",
+        help="a style picture or built-in style id, optionally =weight; repeat to blend",
+    )
+    stylize.add_argument("--method", default="gatys")
+    stylize.add_argument("--mask", help="selection: grey or alpha coverage, same size as the content")
+    stylize.add_argument("--preserve-color", choices=("none", "luminance", "histogram"), default="none")
+    stylize.add_argument("--size", type=int, help="longest side to work at (parameter 'size')")
+    stylize.add_argument("--steps", type=int, help="optimisation steps (parameter 'steps')")
+    stylize.add_argument("--seed", type=int, help="random seed (parameter 'seed')")
+    stylize.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any method parameter")
+    stylize.add_argument("--preview-every", type=int, default=0, help=argparse.SUPPRESS)
+    stylize.add_argument("-o", "--output", required=True)
+    stylize.add_argument("--server", help=f"daemon address (default: {DEFAULT_ADDRESS}, else run in-process)")
+    stylize.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    for name, helptext in (
+        ("methods", "list the methods and their parameters"),
+        ("styles", "list the built-in styles"),
+    ):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("--json", action="store_true")
+        p.add_argument("--server")
+
+    demo = sub.add_parser("demo", help="stylize a bundled sample photo to show what impasto does")
+    demo.add_argument("-o", "--output-dir", default="impasto-demo")
+    demo.add_argument("--server")
+    return parser
+
+
+@contextlib.contextmanager
+def connect(server: str | None) -> Iterator[Client]:
+    """A client for `server`; with none given, the default daemon or, if none runs, one in this process."""
+    if server:
+        client = Client(server)
+        if not client.wait_ready(5.0):
+            client.close()
+            raise UsageError(f"no impasto daemon answers at {server}; start one with 'impasto serve'")
+        with client:
+            yield client
+        return
+    client = Client(DEFAULT_ADDRESS)
+    if client.wait_ready(0.3):
+        with client:
+            yield client
+        return
+    client.close()
+    from .daemon import Config, Daemon
+
+    logs.setup("warning", "text")
+    daemon = Daemon(Config(port=0)).start()
+    try:
+        with Client(daemon.address) as local:
+            yield local
+    finally:
+        daemon.stop(grace=0.5)
+
+
+def parse_style(spec: str) -> Style:
+    """'starry.png', 'starry.png=0.5', 'cin26:3' or 'cin26:3=0.5'."""
+    from .imagefiles import read_image
+
+    source, weight = spec, 1.0
+    if not Path(spec).exists() and "=" in spec:
+        source, _, text = spec.rpartition("=")
+        try:
+            weight = float(text)
+        except ValueError:
+            raise UsageError(f"--style {spec}: the weight after '=' must be a number") from None
+        if weight < 0:
+            raise UsageError(f"--style {spec}: the weight must not be negative")
+    if Path(source).exists():
+        return (read_image(source, f"--style {source}"), weight)
+    if "/" in source or "." in Path(source).name:
+        raise UsageError(f"--style {source}: no such file")
+    return (source, weight)
+
+
+def parse_params(args: argparse.Namespace) -> dict[str, str | int]:
+    params: dict[str, str | int] = {}
+    for name in ("size", "steps", "seed"):
+        if getattr(args, name) is not None:
+            params[name] = getattr(args, name)
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--set {item}: use KEY=VALUE, e.g. --set style_weight=200")
+        params[key.strip()] = value.strip()
+    return params
+
+
+class ProgressBar:
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet or not sys.stderr.isatty()
+        self.last_line = 0.0
+
+    def __call__(self, event: StylizeEvent) -> None:
+        if event.kind == "queued" and event.position:
+            self._show(f"waiting in the queue: {event.position} job(s) ahead")
+        elif event.kind == "progress" and event.total:
+            frac = event.step / event.total
+            bar = "#" * int(frac * 30)
+            self._show(f"[{bar:<30}] {frac:4.0%} {event.stage} {event.step}/{event.total}", event.step == event.total)
+
+    def _show(self, text: str, force: bool = False) -> None:
+        now = time.monotonic()
+        if self.quiet:
+            if force or now - self.last_line > 10:
+                print(text, file=sys.stderr, flush=True)
+                self.last_line = now
+            return
+        print(f"\r{text[:100]:<100}", end="", file=sys.stderr, flush=True)
+
+    def done(self) -> None:
+        if not self.quiet:
+            print(file=sys.stderr)
+
+
+def cmd_stylize(args: argparse.Namespace) -> int:
+    from .imagefiles import read_image, read_mask, write_image
+
+    content = read_image(args.content, "content")
+    styles = [parse_style(s) for s in args.style]
+    mask = read_mask(args.mask) if args.mask else None
+    if mask is not None and (mask.width, mask.height) != (content.width, content.height):
+        raise UsageError(
+            f"--mask {args.mask} is {mask.width}x{mask.height} but {args.content} is "
+            f"{content.width}x{content.height}; they must be the same size"
+        )
+    params = parse_params(args)
+    out = Path(args.output)
+    if out.parent and not out.parent.exists():
+        raise UsageError(f"-o {out}: the folder {out.parent} does not exist")
+    with connect(args.server) as client:
+        bar = ProgressBar(args.quiet)
+        call = client.stylize(
+            content,
+            styles,
+            method=args.method,
+            mask=mask,
+            params=params,
+            preserve_color=args.preserve_color,
+            preview_every=args.preview_every,
+        )
+        try:
+            result = call.result(bar)
+        finally:
+            bar.done()
+    write_image(result, out)
+    print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    with connect(args.server) as client:
+        if args.command == "methods":
+            methods = client.list_methods()
+            if args.json:
+                print(json.dumps([asdict(m) for m in methods], indent=2))
+                return 0
+            for m in methods:
+                print(f"{m.name:10} {m.title}\n           {m.description}")
+                for p in m.params:
+                    extra = f" ({'|'.join(p.choices)})" if p.choices else ""
+                    print(f"    {p.name:16} {p.type:6} default {p.default!s:10} {p.help}{extra}")
+            return 0
+        styles = client.list_styles()
+        if args.json:
+            print(json.dumps([{k: v for k, v in asdict(s).items() if k != "thumbnail"} for s in styles], indent=2))
+            return 0
+        if not styles:
+            print("no built-in styles: use any picture with --style FILE")
+        for s in styles:
+            print(f"{s.id:14} {s.name:30} [{s.method}] {s.license}")
+        return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .daemon import Config, Daemon
+
+    logs.setup(args.log_level, args.log_format)
+    try:
+        daemon = Daemon(
+            Config(
+                host=args.host,
+                port=args.port,
+                device=args.device,
+                max_jobs=args.max_jobs,
+                max_queue=args.max_queue,
+                store_mb=args.store_mb,
+                models_dir=args.models_dir,
+                allow_remote=args.allow_remote,
+            )
+        )
+    except (ValueError, OSError) as err:
+        raise UsageError(str(err)) from None
+    print(f"impasto daemon listening on {daemon.address} ({daemon.device})", file=sys.stderr, flush=True)
+    daemon.serve_forever()
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    with connect(args.server) as client:
+        for path in run_demo(client, Path(args.output_dir)):
+            print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.getLogger("impasto").addHandler(logging.NullHandler())
+    commands = {"serve": cmd_serve, "stylize": cmd_stylize, "methods": cmd_list, "styles": cmd_list, "demo": cmd_demo}
+    try:
+        return commands[args.command](args)
+    except (UsageError, InvalidInput) as err:
+        print(f"impasto: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except ImpastoError as err:
+        print(f"impasto: {err.message}", file=sys.stderr)
+        return EXIT_BAD_INPUT if err.code in ("INVALID_ARGUMENT", "NOT_FOUND", "FAILED_PRECONDITION") else 1
+    except KeyboardInterrupt:
+        print("impasto: cancelled", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

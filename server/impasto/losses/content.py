@@ -1,0 +1,19 @@
+"""Content loss: feature reconstruction at one or more layers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+import torch.nn.functional as F
+
+
+class ContentLoss:
+    def __init__(self, targets: Mapping[str, torch.Tensor], layer_weights: Mapping[str, float]) -> None:
+        self.targets = {layer: targets[layer].detach() for layer in layer_weights}
+        self.layer_weights = dict(layer_weights)
+
+    def __call__(self, features: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        return sum(
+            weight * F.mse_loss(features[layer], self.targets[layer]) for layer, weight in self.layer_weights.items()
+        )

@@ -1,0 +1,8 @@
+"""The registry of style-transfer methods the daemon offers."""
+
+from __future__ import annotations
+
+from .base import Method
+from .gatys import Gatys
+
+METHODS: dict[str, Method] = {m.name: m for m in (Gatys(),)}

@@ -1,0 +1,1 @@
+"""Feed-forward and feature networks, ported to plain torch modules."""

@@ -1,0 +1,1 @@
+"""Image optimisation shared by the optimisation-based methods."""

@@ -1,0 +1,79 @@
+"""Method parameter schemas: declared once, validated on every request, published by ListMethods."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from .errors import InvalidInput
+
+Scalar = bool | int | float | str
+ParamKind = Literal["float", "int", "bool", "string", "choice"]
+
+
+class ParamError(InvalidInput):
+    """A parameter value a painter should correct; the message names the parameter."""
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    kind: ParamKind
+    default: Scalar
+    help: str
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] = field(default=())
+
+    def coerce(self, value: Scalar) -> Scalar:
+        """The value as this parameter's type; text such as "0.5" is parsed (CLI --set, GIMP JSON)."""
+        name = self.name
+        if self.kind == "bool":
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ParamError(f"parameter '{name}' must be true or false, not {value!r}")
+        if self.kind in ("float", "int"):
+            if isinstance(value, bool):
+                raise ParamError(f"parameter '{name}' must be a number, not {value!r}")
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                raise ParamError(f"parameter '{name}' must be a number, not {value!r}") from None
+            if number != number:  # NaN
+                raise ParamError(f"parameter '{name}' must be a number, not NaN")
+            if self.kind == "int":
+                if number != int(number):
+                    raise ParamError(f"parameter '{name}' must be a whole number, not {value!r}")
+                number = int(number)
+            if self.minimum is not None and number < self.minimum:
+                raise ParamError(f"parameter '{name}' must be at least {_fmt(self.minimum)}, not {_fmt(number)}")
+            if self.maximum is not None and number > self.maximum:
+                raise ParamError(f"parameter '{name}' must be at most {_fmt(self.maximum)}, not {_fmt(number)}")
+            return number
+        text = str(value)
+        if self.kind == "choice" and text not in self.choices:
+            raise ParamError(f"parameter '{name}' must be one of {', '.join(self.choices)}, not {text!r}")
+        return text
+
+
+def _fmt(number: float) -> str:
+    return f"{number:g}"
+
+
+def resolve(schema: Sequence[Param], given: Mapping[str, Scalar], method: str) -> dict[str, Scalar]:
+    """Defaults overlaid with the given values, each validated; unknown names are refused."""
+    by_name = {p.name: p for p in schema}
+    unknown = sorted(set(given) - set(by_name))
+    if unknown:
+        known = ", ".join(by_name) or "none"
+        raise ParamError(f"method '{method}' has no parameter '{unknown[0]}' (its parameters: {known})")
+    values = {p.name: p.default for p in schema}
+    for name, value in given.items():
+        values[name] = by_name[name].coerce(value)
+    return values

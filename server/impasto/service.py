@@ -1,0 +1,330 @@
+"""The impasto.v1.StyleTransfer servicer: turns requests into jobs and job events into responses."""
+
+from __future__ import annotations
+
+import logging
+import queue
+from collections.abc import Iterator
+
+import grpc
+import torch
+
+from impasto_client.images import Image, Layout, SampleType
+from impasto_client.v1 import impasto_pb2 as pb
+from impasto_client.v1 import impasto_pb2_grpc as pb_grpc
+
+from . import pixels
+from .errors import InvalidInput, NotFound, RequestError
+from .jobs import Job, JobQueue
+from .methods import METHODS
+from .methods.base import BuiltinStyle, JobCancelled, JobContext, LRUCache, Method
+from .optim.pyramid import resize
+from .params import resolve
+from .pipeline import JobRequest, StyleRequest, run_job
+from .store import ImageStore
+
+log = logging.getLogger("impasto.service")
+CHUNK_BYTES = 1 << 20
+MAX_SIDE = 32768
+PREVIEW_SIDE = 256
+PRESERVE = {
+    pb.PRESERVE_COLOR_UNSPECIFIED: "none",
+    pb.PRESERVE_COLOR_NONE: "none",
+    pb.PRESERVE_COLOR_LUMINANCE: "luminance",
+    pb.PRESERVE_COLOR_HISTOGRAM: "histogram",
+}
+PARAM_TYPES = {
+    "float": pb.PARAM_TYPE_FLOAT,
+    "int": pb.PARAM_TYPE_INT,
+    "bool": pb.PARAM_TYPE_BOOL,
+    "string": pb.PARAM_TYPE_STRING,
+    "choice": pb.PARAM_TYPE_CHOICE,
+}
+
+
+def _header_of(image: Image) -> pb.ImageHeader:
+    return pb.ImageHeader(
+        width=image.width, height=image.height, layout=int(image.layout), sample_type=int(image.sample_type)
+    )
+
+
+def _param_value(value: object) -> pb.ParamValue:
+    if isinstance(value, bool):
+        return pb.ParamValue(flag=value)
+    if isinstance(value, int):
+        return pb.ParamValue(integer=value)
+    if isinstance(value, float):
+        return pb.ParamValue(number=value)
+    return pb.ParamValue(text=str(value))
+
+
+def _checked_header(header: pb.ImageHeader, field: str) -> tuple[int, int, Layout, SampleType]:
+    if header.width <= 0 or header.height <= 0:
+        raise InvalidInput(f"{field}: width and height must be positive, got {header.width}x{header.height}")
+    if header.width > MAX_SIDE or header.height > MAX_SIDE:
+        raise InvalidInput(
+            f"{field}: images may be at most {MAX_SIDE} pixels on a side, got {header.width}x{header.height}"
+        )
+    try:
+        layout = Layout(header.layout)
+    except ValueError:
+        raise InvalidInput(
+            f"{field}: unknown channel layout {header.layout}; use GRAY, GRAY_ALPHA, RGB or RGBA"
+        ) from None
+    try:
+        sample = SampleType(header.sample_type)
+    except ValueError:
+        raise InvalidInput(f"{field}: unknown sample type {header.sample_type}; use UINT8, UINT16 or FLOAT32") from None
+    return header.width, header.height, layout, sample
+
+
+class StyleTransferService(pb_grpc.StyleTransferServicer):
+    def __init__(self, store: ImageStore, jobs: JobQueue, device: torch.device) -> None:
+        self.store = store
+        self.jobs = jobs
+        self.device = device
+        self.models = LRUCache(capacity=8)
+        self.features = LRUCache(capacity=64)
+
+    # ---------------------------------------------------------------- images
+
+    def PutImage(self, request_iterator: Iterator[pb.PutImageRequest], context: grpc.ServicerContext):
+        with _status(context):
+            first = next(request_iterator, None)
+            if first is None or not first.HasField("header"):
+                raise InvalidInput("header: the first chunk of an upload must carry the image header")
+            width, height, layout, sample = _checked_header(first.header, "header")
+            size = Image.expected_size(width, height, layout, sample)
+            self.store.check_fits(size, f"a {width}x{height} image")
+            data = bytearray(size)
+            received = 0
+            for chunk in _chain(first, request_iterator):
+                if chunk.offset != received:
+                    raise InvalidInput(
+                        f"offset: a chunk for byte {chunk.offset} arrived when byte {received} was expected; "
+                        f"chunks must be sent in order and none may be missing"
+                    )
+                end = received + len(chunk.data)
+                if end > size:
+                    raise InvalidInput(
+                        f"data: more bytes than a {width}x{height} {layout.name} {sample.name} image holds ({size})"
+                    )
+                data[received:end] = chunk.data
+                received = end
+            if received != size:
+                raise InvalidInput(
+                    f"data: received {received} bytes but a {width}x{height} {layout.name} "
+                    f"{sample.name} image has {size}; the upload is incomplete"
+                )
+            image = Image(width, height, layout, sample, bytes(data))
+            sha = self.store.put(image)
+            return pb.PutImageResponse(ref=pb.ImageRef(sha256=sha), header=_header_of(image))
+
+    def GetImageInfo(self, request: pb.GetImageInfoRequest, context: grpc.ServicerContext):
+        with _status(context):
+            image = self.store.get(request.ref.sha256, "ref")
+            return pb.GetImageInfoResponse(ref=request.ref, header=_header_of(image))
+
+    def GetImage(self, request: pb.GetImageRequest, context: grpc.ServicerContext):
+        with _status(context):
+            image = self.store.get(request.ref.sha256, "ref")
+        view = memoryview(image.data)
+        yield pb.GetImageResponse(header=_header_of(image), offset=0, data=bytes(view[:CHUNK_BYTES]))
+        for offset in range(CHUNK_BYTES, len(view), CHUNK_BYTES):
+            yield pb.GetImageResponse(offset=offset, data=bytes(view[offset : offset + CHUNK_BYTES]))
+
+    # ---------------------------------------------------------------- discovery
+
+    def ListMethods(self, request: pb.ListMethodsRequest, context: grpc.ServicerContext):
+        return pb.ListMethodsResponse(methods=[_method_info(m) for m in METHODS.values()])
+
+    def ListStyles(self, request: pb.ListStylesRequest, context: grpc.ServicerContext):
+        return pb.ListStylesResponse(styles=[_style_info(s) for m in METHODS.values() for s in m.builtin_styles()])
+
+    # ---------------------------------------------------------------- jobs
+
+    def Stylize(self, request: pb.StylizeRequest, context: grpc.ServicerContext):
+        with _status(context):
+            job_request = self._job_request(request)
+            ctx = JobContext(self.device, self.models, self.features, preview_every=request.preview_every)
+            job = Job(
+                work=lambda job: run_job(job_request, ctx),
+                description=f"{job_request.method.name} {job_request.content.width}x{job_request.content.height}",
+            )
+            ctx.cancel_event = job.cancel_event
+            ctx.report = lambda stage, step, total, loss: job.post("progress", (stage, step, total, loss))
+            ctx.send_preview = lambda image, step: job.post("preview", (image, step))
+            # The job stops at its next step once the client cancels or disconnects.
+            context.add_callback(job.cancel)
+            self.jobs.submit(job)
+        log.info("job queued", extra={"job": job.id, "what": job.description})
+        yield from self._events(job, context)
+
+    def _events(self, job: Job, context: grpc.ServicerContext) -> Iterator[pb.StylizeResponse]:
+        last_position = -1
+        while True:
+            try:
+                kind, payload = job.events.get(timeout=0.25)
+            except queue.Empty:
+                position = self.jobs.position(job)
+                if position and position != last_position:
+                    last_position = position
+                    yield pb.StylizeResponse(queued=pb.QueuePosition(position=position))
+                continue
+            if kind == "started":
+                yield pb.StylizeResponse(queued=pb.QueuePosition(position=0))
+            elif kind == "progress":
+                stage, step, total, loss = payload
+                yield pb.StylizeResponse(progress=pb.Progress(stage=stage, step=step, total=total, loss=loss))
+            elif kind == "preview":
+                image, step = payload
+                yield pb.StylizeResponse(preview=_preview(image, step))
+            elif kind == "result":
+                image, seconds = payload
+                sha = self.store.put(image)
+                log.info("job finished", extra={"job": job.id, "seconds": round(seconds, 3)})
+                yield pb.StylizeResponse(
+                    result=pb.Result(image=pb.ImageRef(sha256=sha), header=_header_of(image), seconds=seconds)
+                )
+                return
+            elif kind == "cancelled" or (kind == "error" and isinstance(payload, JobCancelled)):
+                log.info("job cancelled", extra={"job": job.id})
+                context.abort(grpc.StatusCode.CANCELLED, "the job was cancelled")
+            elif kind == "error":
+                _abort_for(context, payload, job)
+
+    def _job_request(self, request: pb.StylizeRequest) -> JobRequest:
+        method = METHODS.get(request.method or "gatys")
+        if method is None:
+            raise NotFound(f"method: there is no method '{request.method}'; available: {', '.join(METHODS)}")
+        content = self.store.get(request.content.sha256, "content")
+        if len(request.styles) > method.max_styles:
+            raise InvalidInput(
+                f"styles: {method.name} blends at most {method.max_styles} styles, got {len(request.styles)}"
+            )
+        styles = []
+        for i, style in enumerate(request.styles):
+            if style.weight < 0:
+                raise InvalidInput(f"styles[{i}].weight must not be negative")
+            which = style.WhichOneof("source")
+            if which == "image":
+                if not method.takes_style_images:
+                    raise InvalidInput(f"styles[{i}]: {method.name} takes built-in styles, not pictures")
+                styles.append(StyleRequest(style.weight, image=self.store.get(style.image.sha256, f"styles[{i}]")))
+            elif which == "builtin":
+                if style.builtin not in {s.id for s in method.builtin_styles()}:
+                    raise NotFound(
+                        f"styles[{i}]: {method.name} has no built-in style '{style.builtin}'; see 'impasto styles'"
+                    )
+                styles.append(StyleRequest(style.weight, builtin=style.builtin))
+            else:
+                raise InvalidInput(f"styles[{i}]: give a picture or a built-in style id")
+        if method.max_styles and not styles:
+            raise InvalidInput(f"styles: {method.name} needs a style")
+        mask = None
+        if request.HasField("mask") and request.mask.sha256:
+            if not method.takes_mask:
+                raise InvalidInput(f"mask: {method.name} does not take a selection")
+            mask = self.store.get(request.mask.sha256, "mask")
+            if mask.layout != Layout.GRAY or mask.sample_type != SampleType.UINT8:
+                raise InvalidInput("mask: the selection must be an 8-bit greyscale image")
+            if (mask.width, mask.height) != (content.width, content.height):
+                raise InvalidInput(
+                    f"mask: the selection is {mask.width}x{mask.height} but the layer is "
+                    f"{content.width}x{content.height}; they must be the same size"
+                )
+        preserve = PRESERVE.get(request.preserve_color)
+        if preserve is None:
+            raise InvalidInput(f"preserve_color: unknown value {request.preserve_color}")
+        if preserve != "none" and not method.supports_preserve_color:
+            raise InvalidInput(f"preserve_color: {method.name} does not apply colour preservation")
+        given = {name: getattr(v, v.WhichOneof("kind")) for name, v in request.params.items() if v.WhichOneof("kind")}
+        params = resolve(method.params, given, method.name)
+        return JobRequest(method, content, styles, params, mask, preserve)
+
+
+def _chain(first: pb.PutImageRequest, rest: Iterator[pb.PutImageRequest]) -> Iterator[pb.PutImageRequest]:
+    yield first
+    for chunk in rest:
+        if chunk.HasField("header"):
+            raise InvalidInput("header: only the first chunk of an upload may carry a header")
+        yield chunk
+
+
+def _preview(image: torch.Tensor, step: int) -> pb.Preview:
+    h, w = image.shape[-2:]
+    scale = min(1.0, PREVIEW_SIDE / max(h, w))
+    small = resize(image.float(), max(1, round(h * scale)), max(1, round(w * scale)))
+    rgb = pixels.from_rgb_float(pixels.from_tensor(small), 3, SampleType.UINT8)
+    return pb.Preview(
+        header=pb.ImageHeader(
+            width=rgb.shape[1], height=rgb.shape[0], layout=pb.CHANNEL_LAYOUT_RGB, sample_type=pb.SAMPLE_TYPE_UINT8
+        ),
+        data=rgb.tobytes(),
+        step=step,
+    )
+
+
+def _style_info(style: BuiltinStyle) -> pb.StyleInfo:
+    info = pb.StyleInfo(id=style.id, name=style.name, method=style.method, license=style.license)
+    if style.thumbnail is not None:
+        h, w, _ = style.thumbnail.shape
+        info.thumbnail_header.CopyFrom(
+            pb.ImageHeader(width=w, height=h, layout=pb.CHANNEL_LAYOUT_RGB, sample_type=pb.SAMPLE_TYPE_UINT8)
+        )
+        info.thumbnail = style.thumbnail.tobytes()
+    return info
+
+
+def _method_info(method: Method) -> pb.MethodInfo:
+    return pb.MethodInfo(
+        name=method.name,
+        title=method.title,
+        description=method.description,
+        params=[
+            pb.ParamSpec(
+                name=p.name,
+                type=PARAM_TYPES[p.kind],
+                default_value=_param_value(p.default),
+                minimum=p.minimum,
+                maximum=p.maximum,
+                choices=list(p.choices),
+                help=p.help,
+            )
+            for p in method.params
+        ],
+        max_styles=method.max_styles,
+        takes_style_images=method.takes_style_images,
+        takes_builtin_styles=method.takes_builtin_styles,
+        takes_mask=method.takes_mask,
+        takes_label_maps=method.takes_label_maps,
+        supports_preserve_color=method.supports_preserve_color,
+    )
+
+
+def _abort_for(context: grpc.ServicerContext, err: BaseException, job: Job | None = None) -> None:
+    if isinstance(err, RequestError):
+        context.abort(err.status, str(err))
+    if isinstance(err, (MemoryError, torch.OutOfMemoryError)):
+        context.abort(
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            "the image does not fit in memory; lower 'size' or select a smaller area",
+        )
+    log.exception("job failed", exc_info=err, extra={"job": job.id if job else None})
+    context.abort(grpc.StatusCode.INTERNAL, f"the daemon failed: {type(err).__name__}: {err}")
+
+
+class _status:
+    """Turns RequestErrors raised while handling an RPC into its gRPC status."""
+
+    def __init__(self, context: grpc.ServicerContext) -> None:
+        self.context = context
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type | None, err: BaseException | None, tb: object) -> bool:
+        if err is None or not isinstance(err, (RequestError, MemoryError)):
+            return False
+        _abort_for(self.context, err)
+        return False
