@@ -78,6 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--json", action="store_true")
         p.add_argument("--server")
 
+    plugin = sub.add_parser("install-plugin", help="install the Krita or GIMP plugin")
+    plugin.add_argument("editor", choices=("krita", "gimp"))
+    plugin.add_argument("--dest", type=Path, help="plugin folder (default: the editor's user plugin folder)")
+    plugin.add_argument("--python-version", help="the editor's Python, e.g. 3.11 (default: the editor's usual one)")
+    plugin.add_argument("--platform", choices=("linux", "win32", "darwin"), help="default: this machine's")
+
     demo = sub.add_parser("demo", help="stylize a bundled sample photo to show what impasto does")
     demo.add_argument("-o", "--output-dir", default="impasto-demo")
     demo.add_argument("--server")
@@ -255,6 +261,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_install_plugin(args: argparse.Namespace) -> int:
+    from .install import InstallError
+
+    if args.editor == "krita":
+        from .install.krita import install
+    else:
+        from .install.gimp import install
+    try:
+        where = install(dest=args.dest, python_version=args.python_version, platform=args.platform)
+    except InstallError as err:
+        raise UsageError(str(err)) from None
+    print(f"installed the {args.editor} plugin in {where}", file=sys.stderr)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -267,7 +288,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.getLogger("impasto").addHandler(logging.NullHandler())
-    commands = {"serve": cmd_serve, "stylize": cmd_stylize, "methods": cmd_list, "styles": cmd_list, "demo": cmd_demo}
+    commands = {
+        "serve": cmd_serve,
+        "stylize": cmd_stylize,
+        "methods": cmd_list,
+        "styles": cmd_list,
+        "demo": cmd_demo,
+        "install-plugin": cmd_install_plugin,
+    }
     try:
         return commands[args.command](args)
     except (UsageError, InvalidInput) as err:

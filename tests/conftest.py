@@ -1,0 +1,72 @@
+"""Shared fixtures: a real daemon on a loopback port and the real thin client."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from impasto.daemon import Config, Daemon
+from impasto_client import Client, Image, Layout, SampleType
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "editors: drives a real Krita or GIMP (installed by .ci/run)")
+
+
+def require_tool(name: str) -> str:
+    """The tool's path; skips the test where it is missing, unless CI demands every editor."""
+    path = shutil.which(name)
+    if path is None:
+        if os.environ.get("IMPASTO_REQUIRE_EDITORS"):
+            pytest.fail(f"{name} is not installed but IMPASTO_REQUIRE_EDITORS is set")
+        pytest.skip(f"{name} is not installed (see .ci/run for how CI installs it)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def daemon() -> Iterator[Daemon]:
+    d = Daemon(Config(port=0, max_queue=4)).start()
+    yield d
+    d.stop(grace=1.0)
+
+
+@pytest.fixture
+def client(daemon: Daemon) -> Iterator[Client]:
+    with Client(daemon.address) as c:
+        yield c
+
+
+def rgb_image(array: np.ndarray, sample_type: SampleType = SampleType.UINT8) -> Image:
+    """A wire image from an H×W×C array (C = 1..4)."""
+    layout = {1: Layout.GRAY, 2: Layout.GRAY_ALPHA, 3: Layout.RGB, 4: Layout.RGBA}[array.shape[-1]]
+    dtype = {SampleType.UINT8: "u1", SampleType.UINT16: "<u2", SampleType.FLOAT32: "<f4"}[sample_type]
+    return Image(array.shape[1], array.shape[0], layout, sample_type, np.ascontiguousarray(array, dtype).tobytes())
+
+
+def as_array(image: Image) -> np.ndarray:
+    dtype = {SampleType.UINT8: "u1", SampleType.UINT16: "<u2", SampleType.FLOAT32: "<f4"}[image.sample_type]
+    return np.frombuffer(image.data, dtype).reshape(image.height, image.width, image.layout.channels)
+
+
+def scene(height: int = 64, width: int = 64, seed: int = 0) -> np.ndarray:
+    """A small photo-like RGB uint8 picture: smooth gradients, a disc and a bar."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width] / max(height, width)
+    img = np.stack([0.3 + 0.5 * xx, 0.2 + 0.6 * yy, 0.6 - 0.3 * xx * yy], -1)
+    disc = (xx - 0.55) ** 2 + (yy - 0.45) ** 2 < 0.05
+    img[disc] = (0.9, 0.7, 0.2)
+    img[int(height * 0.7) : int(height * 0.8), :] = (0.2, 0.3, 0.8)
+    img += rng.normal(0, 0.02, img.shape)
+    return (img.clip(0, 1) * 255).round().astype(np.uint8)
+
+
+def stripes(height: int = 64, width: int = 64, period: int = 8) -> np.ndarray:
+    """A bold red/blue diagonal-stripe texture: a style whose Grams differ clearly from scene()'s."""
+    yy, xx = np.mgrid[0:height, 0:width]
+    band = ((xx + yy) // (period // 2)) % 2 == 0
+    img = np.where(band[..., None], (220, 30, 40), (20, 40, 200))
+    return img.astype(np.uint8)
