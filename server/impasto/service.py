@@ -161,7 +161,9 @@ class StyleTransferService(pb_grpc.StyleTransferServicer):
         yield from self._events(job, context)
 
     def _events(self, job: Job, context: grpc.ServicerContext) -> Iterator[pb.StylizeResponse]:
-        last_position = -1
+        last_position = self.jobs.position(job)
+        if last_position:
+            yield pb.StylizeResponse(queued=pb.QueuePosition(position=last_position))
         while True:
             try:
                 kind, payload = job.events.get(timeout=0.25)

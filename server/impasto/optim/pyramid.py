@@ -56,7 +56,7 @@ def optimise(
     One L-BFGS step is one function evaluation, so a step costs the same with either
     optimiser and progress counts honestly; on_step may raise to cancel.
     """
-    x = image.detach().clone().requires_grad_(True)
+    x = image.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
     if optimizer == "lbfgs":
         opt: torch.optim.Optimizer = torch.optim.LBFGS(
             [x], lr=lr, max_iter=1, history_size=100, tolerance_grad=-1, tolerance_change=-1
