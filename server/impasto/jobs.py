@@ -63,10 +63,10 @@ class JobQueue:
             self._cond.notify()
 
     def position(self, job: Job) -> int:
-        """Jobs ahead of this one (0 once it runs)."""
+        """Jobs ahead of this one, running ones included (0 once it runs)."""
         with self._cond:
             try:
-                return self._pending.index(job) + 1
+                return self._pending.index(job) + len(self._running)
             except ValueError:
                 return 0
 

@@ -1,0 +1,77 @@
+"""Dumoulin, Shlens & Kudlur 2017: one network, 26 built-in styles, blended by mixing their norm parameters."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import torch
+
+from ..networks.cin import NUM_STYLES, STYLE_NAMES, MultiStyleNetwork, load_multistyle26
+from ..params import Scalar
+from . import feedforward
+from .base import BuiltinStyle, JobContext, Method, MethodInput
+
+STYLE_PREFIX = "cin26:"
+LICENSE = "Apache-2.0 (TensorFlow/Magenta authors)"
+THUMBNAIL_SIDE = 64
+
+
+def style_id(index: int) -> str:
+    return f"{STYLE_PREFIX}{index}"
+
+
+class Cin(Method):
+    name = "cin"
+    title = "Real-time styles (26 built-in)"
+    description = (
+        "A conditional instance norm network (Dumoulin et al. 2017): one of 26 built-in styles or any blend of "
+        "them, in about a second, at any layer size."
+    )
+    max_styles = NUM_STYLES
+    takes_style_images = False
+    takes_builtin_styles = True
+    luminance_inputs = False
+    params = feedforward.COMMON_PARAMS
+
+    def __init__(self) -> None:
+        self._network: MultiStyleNetwork | None = None
+        self._thumbnails: list[np.ndarray] | None = None
+        self._lock = threading.Lock()
+
+    def network(self, device: torch.device) -> MultiStyleNetwork:
+        with self._lock:
+            if self._network is None:
+                self._network = load_multistyle26()
+            return self._network.to(device)
+
+    def builtin_styles(self) -> list[BuiltinStyle]:
+        thumbs = self._thumbnails_once()
+        return [BuiltinStyle(style_id(i), STYLE_NAMES[i], self.name, LICENSE, thumbs[i]) for i in range(NUM_STYLES)]
+
+    def _thumbnails_once(self) -> list[np.ndarray]:
+        """Each style applied to a bundled photo: the styles have no pictures of their own."""
+        if self._thumbnails is None:
+            from ..demo import SAMPLES
+            from ..imagefiles import read_image
+            from ..optim.pyramid import resize
+            from ..pixels import from_tensor, image_to_tensor
+
+            photo = resize(image_to_tensor(read_image(SAMPLES / "chelsea.png")), THUMBNAIL_SIDE, THUMBNAIL_SIDE)
+            network = self.network(torch.device("cpu"))
+            with torch.inference_mode():
+                out = network(photo.expand(NUM_STYLES, -1, -1, -1).contiguous(), torch.eye(NUM_STYLES))
+            self._thumbnails = [np.rint(from_tensor(out[i : i + 1]) * 255).astype(np.uint8) for i in range(NUM_STYLES)]
+        return self._thumbnails
+
+    def working_size(self, height: int, width: int, params: dict[str, Scalar]) -> tuple[int, int]:
+        return feedforward.working_size(height, width, params)
+
+    def run(self, job: MethodInput, ctx: JobContext) -> torch.Tensor:
+        mix = torch.zeros(1, NUM_STYLES)
+        for style in job.styles:
+            assert style.builtin is not None
+            mix[0, int(style.builtin.removeprefix(STYLE_PREFIX))] += style.weight
+        mix /= mix.sum()
+        out = feedforward.run_network(self.network(ctx.device), job.content, mix.to(ctx.device), ctx)
+        return feedforward.apply_strength(out, job.content, float(job.params["strength"]))
