@@ -257,3 +257,13 @@ def test_messages_stay_under_grpc_default_limit(client: Client) -> None:
     image = Image(3000, 1500, Layout.RGBA, SampleType.FLOAT32, data)
     ref = client.put_image(image, force=True)
     assert as_array(client.get_image(ref)).shape == (1500, 3000, 4)
+
+
+def test_a_job_too_big_for_memory_is_resource_exhausted(client: Client, daemon) -> None:
+    side = 8192
+    content = Image(side, side, Layout.GRAY, SampleType.UINT8, bytes(side * side))
+    with pytest.raises(ImpastoError) as info:
+        client.stylize(content, [rgb_image(scene(16, 16))], params={"size": 0}).result()
+    assert info.value.code == "RESOURCE_EXHAUSTED"
+    assert "GiB" in info.value.message and "lower 'size'" in info.value.message
+    assert_healthy(daemon)

@@ -18,6 +18,7 @@ from grpc_reflection.v1alpha import reflection
 from impasto_client.v1 import impasto_pb2 as pb
 from impasto_client.v1 import impasto_pb2_grpc as pb_grpc
 
+from .allocator import keep_freed_memory
 from .jobs import JobQueue
 from .service import StyleTransferService
 from .store import ImageStore
@@ -76,6 +77,8 @@ class Daemon:
             os.environ["IMPASTO_MODELS_DIR"] = str(config.models_dir)
         self.config = config
         self.device = pick_device(config.device)
+        if self.device.type == "cpu":
+            keep_freed_memory()
         self.jobs = JobQueue(workers=config.max_jobs, capacity=config.max_queue)
         self.store = ImageStore(config.store_mb << 20)
         self.service = StyleTransferService(self.store, self.jobs, self.device)
