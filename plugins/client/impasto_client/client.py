@@ -157,8 +157,10 @@ class StylizeCall:
 class Client:
     """Talks to one daemon. Thread-safe; close() it (or use `with`) when done."""
 
-    def __init__(self, address: str = DEFAULT_ADDRESS) -> None:
+    def __init__(self, address: str = DEFAULT_ADDRESS, timeout: float = 30.0) -> None:
+        """`timeout` bounds every call that should answer at once, so a hung daemon cannot hang an editor."""
         self.address = address
+        self.timeout = timeout
         self._channel = grpc.insecure_channel(address)
         self._stub = pb_grpc.StyleTransferStub(self._channel)
 
@@ -188,7 +190,7 @@ class Client:
 
     def has_image(self, sha256: str) -> bool:
         try:
-            self._stub.GetImageInfo(pb.GetImageInfoRequest(ref=pb.ImageRef(sha256=sha256)))
+            self._stub.GetImageInfo(pb.GetImageInfoRequest(ref=pb.ImageRef(sha256=sha256)), timeout=self.timeout)
         except grpc.RpcError as err:
             if err.code() == grpc.StatusCode.NOT_FOUND:
                 return False
@@ -271,7 +273,7 @@ class Client:
 
     def list_methods(self) -> list[MethodInfo]:
         try:
-            reply = self._stub.ListMethods(pb.ListMethodsRequest())
+            reply = self._stub.ListMethods(pb.ListMethodsRequest(), timeout=self.timeout)
         except grpc.RpcError as err:
             raise ImpastoError.from_rpc(err) from None
         kinds = {
@@ -310,7 +312,7 @@ class Client:
 
     def list_styles(self) -> list[StyleInfo]:
         try:
-            reply = self._stub.ListStyles(pb.ListStylesRequest())
+            reply = self._stub.ListStyles(pb.ListStylesRequest(), timeout=self.timeout)
         except grpc.RpcError as err:
             raise ImpastoError.from_rpc(err) from None
         return [

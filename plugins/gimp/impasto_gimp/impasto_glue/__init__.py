@@ -1,0 +1,1 @@
+"""GIMP-side glue of the impasto plug-in: arguments, pixels, dialog."""

@@ -1,0 +1,74 @@
+"""Installs the GIMP 3 plug-in: impasto_gimp/ with the thin client and a gRPC runtime for GIMP's Python."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import sys
+from pathlib import Path
+
+from . import InstallError, copy_client, vendor_runtime
+
+PLUGIN = "impasto_gimp"
+# GIMP 3.0 as Debian trixie ships it runs Python 3.13; other builds pass --python-version.
+DEFAULT_PYTHON = "3.13"
+# The plug-in's source in a checkout: <repo>/plugins/gimp/impasto_gimp.
+SOURCE = Path(__file__).resolve().parents[3] / "plugins" / "gimp" / PLUGIN
+
+
+def default_dest(platform: str) -> Path:
+    """GIMP 3's per-user plug-in folder on `platform` (linux, win32 or darwin)."""
+    if platform == "win32":
+        appdata = os.environ.get("APPDATA")
+        base = Path(appdata) if appdata else Path.home() / "AppData" / "Roaming"
+        return base / "GIMP" / "3.0" / "plug-ins"
+    if platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "GIMP" / "3.0" / "plug-ins"
+    config = os.environ.get("XDG_CONFIG_HOME")
+    return (Path(config) if config else Path.home() / ".config") / "GIMP" / "3.0" / "plug-ins"
+
+
+def install(dest: Path | None = None, python_version: str | None = None, platform: str | None = None) -> Path:
+    """Installs the plug-in into `dest` (GIMP's plug-ins folder) and returns the plug-in's own folder.
+
+    GIMP only runs a plug-in that sits in a sub-folder named like its executable
+    file, so everything goes into <dest>/impasto_gimp/. The new copy is assembled
+    beside the old one and swapped in at the end: a failed download leaves a
+    working installation alone, and GIMP never sees half a plug-in.
+    """
+    platform = _platform(platform)
+    python_version = python_version or DEFAULT_PYTHON
+    if not (SOURCE / f"{PLUGIN}.py").is_file():
+        raise InstallError(
+            f"the GIMP plug-in's source is missing ({SOURCE}); install impasto from a source checkout "
+            "(pip install -e .) to install editor plugins"
+        )
+    dest = Path(dest).expanduser() if dest is not None else default_dest(platform)
+    target = dest / PLUGIN
+    staging = dest / f".{PLUGIN}.new"
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        shutil.copytree(SOURCE, staging, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        main = staging / f"{PLUGIN}.py"
+        main.chmod(main.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+        vendor = staging / "vendor"
+        vendor.mkdir()
+        copy_client(vendor)
+        vendor_runtime(vendor, python_version, platform)
+        (staging / "INSTALLED").write_text(f"python {python_version}\nplatform {platform}\n")
+        if target.exists():
+            old = dest / f".{PLUGIN}.old"
+            shutil.rmtree(old, ignore_errors=True)
+            target.rename(old)
+            shutil.rmtree(old, ignore_errors=True)
+        staging.rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def _platform(platform: str | None) -> str:
+    platform = platform or sys.platform
+    return "linux" if platform.startswith("linux") else platform

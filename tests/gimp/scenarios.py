@@ -1,0 +1,379 @@
+"""Runs inside real GIMP 3 (gimp-console-3.0, python-fu-eval) against a real impasto daemon.
+
+tests/test_gimp.py installs the plug-in, writes a JSON config and starts GIMP on
+this file. Each scenario builds an image with known pixels, calls our procedures
+through the PDB exactly as a Python-Fu or batch script would, and checks the
+pixels. Results go to a JSON report, one entry per scenario; any failure also
+raises at the end so GIMP's batch exit status is 64 and nothing passes silently.
+"""
+
+import json
+import os
+import struct
+import time
+import traceback
+
+import gi
+
+gi.require_version("Gimp", "3.0")
+gi.require_version("Gegl", "0.4")
+from gi.repository import Gegl, Gimp, Gio  # noqa: E402
+
+with open(os.environ["IMPASTO_TEST_CONFIG"]) as config_file:
+    CONFIG = json.load(config_file)
+PDB = Gimp.get_pdb()
+FAST = json.dumps(CONFIG["fast_params"])
+MAIN = "python-fu-impasto-stylize"
+KEEP = "python-fu-impasto-stylize-keep-colors"
+SELECTION = "python-fu-impasto-stylize-selection"
+PHOTO = "python-fu-impasto-photo-style"
+W, H = 40, 32
+report = {}
+images = []
+
+
+class Check(Exception):
+    pass
+
+
+def check(condition, message):
+    if not condition:
+        raise Check(message)
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def new_image(precision, base=Gimp.ImageBaseType.RGB, w=W, h=H):
+    image = Gimp.Image.new_with_precision(w, h, base, precision)
+    images.append(image)
+    return image
+
+
+def add_layer(image, name, w=W, h=H, x=0, y=0, alpha=True):
+    gray = image.get_base_type() == Gimp.ImageBaseType.GRAY
+    kind = {
+        (False, True): Gimp.ImageType.RGBA_IMAGE,
+        (False, False): Gimp.ImageType.RGB_IMAGE,
+        (True, True): Gimp.ImageType.GRAYA_IMAGE,
+        (True, False): Gimp.ImageType.GRAY_IMAGE,
+    }[(gray, alpha)]
+    layer = Gimp.Layer.new(image, name, w, h, kind, 100.0, Gimp.LayerMode.NORMAL)
+    image.insert_layer(layer, None, 0)
+    layer.set_offsets(x, y)
+    # A smooth photo-like pattern with a hard-edged block: known, and different everywhere.
+    values = []
+    for row in range(h):
+        for col in range(w):
+            block = 10 <= col < 22 and 8 <= row < 20
+            r = 0.9 if block else 0.15 + 0.7 * col / w
+            g = 0.2 if block else 0.1 + 0.8 * row / h
+            b = 0.1 if block else 0.6 - 0.4 * (col * row) / (w * h)
+            values += [r, g, b, 1.0]
+    buffer = layer.get_buffer()
+    buffer.set(Gegl.Rectangle.new(0, 0, w, h), "R'G'B'A float", struct.pack(f"<{len(values)}f", *values))
+    buffer.flush()
+    return layer
+
+
+def pixels(drawable, fmt):
+    rect = Gegl.Rectangle.new(0, 0, drawable.get_width(), drawable.get_height())
+    return bytes(drawable.get_buffer().get(rect, 1.0, fmt, Gegl.AbyssPolicy.NONE))
+
+
+def coverage(image, layer):
+    """The selection over the layer, one byte per pixel."""
+    _, x, y = layer.get_offsets()
+    rect = Gegl.Rectangle.new(x, y, layer.get_width(), layer.get_height())
+    return bytes(image.get_selection().get_buffer().get(rect, 1.0, "Y u8", Gegl.AbyssPolicy.NONE))
+
+
+def samples(data, fmt):
+    code = {"u8": "B", "u16": "H", "float": "f"}[fmt.rsplit(" ", 1)[1]]
+    return memoryview(data).cast(code)
+
+
+def compare(before, after, cover, fmt, channels=4, min_changed=0.5, threshold=None):
+    """Unselected pixels must be identical; most fully selected ones must have changed."""
+    a, b = samples(before, fmt), samples(after, fmt)
+    threshold = threshold if threshold is not None else {"B": 8, "H": 2048, "f": 0.03}[a.format]
+    changed = selected = 0
+    for i, c in enumerate(cover):
+        pa, pb = a[i * channels : (i + 1) * channels], b[i * channels : (i + 1) * channels]
+        if c == 0:
+            check(bytes(before[i * channels * a.itemsize : (i + 1) * channels * a.itemsize])
+                  == bytes(after[i * channels * a.itemsize : (i + 1) * channels * a.itemsize]),
+                  f"unselected pixel {i} changed: {list(pa)} -> {list(pb)}")  # fmt: skip
+        elif c == 255:
+            selected += 1
+            if max(abs(pa[k] - pb[k]) for k in range(channels - 1)) > threshold:
+                changed += 1
+    check(selected > 0, "no fully selected pixel to compare")
+    check(changed >= min_changed * selected, f"only {changed} of {selected} selected pixels were stylized")
+    return changed, selected
+
+
+def call(name, image, layer, run_mode=Gimp.RunMode.NONINTERACTIVE, **arguments):
+    """Runs a procedure (non-interactively by default); returns (status, layer or error message, seconds)."""
+    proc = PDB.lookup_procedure(name)
+    check(proc is not None, f"{name} is not registered")
+    config = proc.create_config()
+    config.set_property("run-mode", run_mode)
+    config.set_property("image", image)
+    config.set_core_object_array("drawables", [layer])
+    arguments.setdefault("server", CONFIG["server"])
+    arguments.setdefault("params", FAST)
+    for key, value in arguments.items():
+        config.set_property(key.replace("_", "-"), value)
+    start = time.monotonic()
+    result = proc.run(config)
+    seconds = time.monotonic() - start
+    status = result.index(0)
+    value = result.index(1) if result.length() > 1 else None
+    return status, value, seconds
+
+
+def succeed(name, image, layer, **arguments):
+    status, value, seconds = call(name, image, layer, **arguments)
+    check(status == Gimp.PDBStatusType.SUCCESS, f"{name} failed: {status.value_nick}: {value}")
+    check(isinstance(value, Gimp.Layer), f"{name} returned {value!r}, not the new layer")
+    return value, seconds
+
+
+def fail(name, image, layer, expected, **arguments):
+    layers = len(image.get_layers())
+    status, value, seconds = call(name, image, layer, **arguments)
+    check(status != Gimp.PDBStatusType.SUCCESS, f"{name} succeeded but should have failed ({expected})")
+    check(isinstance(value, str) and all(word in value for word in expected),
+          f"{name}'s error {value!r} does not say {expected}")  # fmt: skip
+    check(len(image.get_layers()) == layers, f"{name} left a layer behind after failing")
+    return value, seconds
+
+
+def above(image, new, source):
+    layers = image.get_layers()
+    check(layers.index(new) == layers.index(source) - 1, f"the new layer is not right above the source: {layers}")
+
+
+def scenario(function):
+    try:
+        detail = function()
+        report[function.__name__] = {"ok": True, "detail": detail or ""}
+    except Exception as err:  # every scenario runs; the report names what failed
+        tb = "" if isinstance(err, Check) else traceback.format_exc()
+        report[function.__name__] = {"ok": False, "detail": f"{err}\n{tb}".strip()}
+
+
+# ------------------------------------------------------------------ scenarios
+
+
+def registration():
+    for name in (MAIN, KEEP, SELECTION):
+        proc = PDB.lookup_procedure(name)
+        check(proc is not None, f"{name} is not registered")
+        check(proc.get_menu_paths() == ["<Image>/Filters/Artistic/impasto/"], f"{name}: menu {proc.get_menu_paths()}")
+        check(proc.get_image_types() == "RGB*, GRAY*", f"{name}: image types {proc.get_image_types()}")
+        names = [a.name for a in proc.get_arguments()]
+        for argument in ("method", "style", "style-layer", "params", "preserve-color", "server"):
+            check(argument in names, f"{name} has no argument {argument}: {names}")
+        check([v.name for v in proc.get_return_values()] == ["layer"], f"{name} does not return the layer")
+    labels = [PDB.lookup_procedure(n).get_menu_label() for n in (MAIN, KEEP, SELECTION)]
+    check(labels == ["Neural _Style…", "Neural Style (keep _colours)…", "Stylize Se_lection…"], f"labels {labels}")
+    photo = PDB.lookup_procedure(PHOTO) is not None
+    check(photo == CONFIG["photo"], f"Photo Style registered: {photo}, daemon lists photo: {CONFIG['photo']}")
+    return f"photo style registered: {photo}"
+
+
+def u8_rectangle_from_file():
+    """8-bit, a rectangular selection, a style picture from a file: the everyday case."""
+    image = new_image(Gimp.Precision.U8_NON_LINEAR)
+    source = add_layer(image, "photo")
+    image.select_rectangle(Gimp.ChannelOps.REPLACE, 6, 5, 22, 18)
+    fmt = "R'G'B'A u8"
+    before = pixels(source, fmt)
+    layer, seconds = succeed(MAIN, image, source, style=CONFIG["style_path"])
+    check(pixels(source, fmt) == before, "the source layer changed")
+    check(len(image.get_layers()) == 2, f"expected 2 layers, got {len(image.get_layers())}")
+    above(image, layer, source)
+    check("impasto" in layer.get_name(), f"layer name {layer.get_name()!r}")
+    check((layer.get_width(), layer.get_height(), layer.get_offsets()[1:]) == (W, H, (0, 0)), "layer geometry")
+    changed, selected = compare(before, pixels(layer, fmt), coverage(image, source), fmt)
+    return f"{changed}/{selected} selected pixels stylized in {seconds:.1f} s"
+
+
+def u16_feathered_keep_colours():
+    """16-bit, a feathered ellipse: unselected pixels bit-identical, soft edges blended by GIMP."""
+    image = new_image(Gimp.Precision.U16_NON_LINEAR)
+    source = add_layer(image, "sixteen")
+    image.select_ellipse(Gimp.ChannelOps.REPLACE, 4, 3, 30, 24)
+    Gimp.Selection.feather(image, 6.0)
+    fmt = "R'G'B'A u16"
+    before = pixels(source, fmt)
+    layer, seconds = succeed(KEEP, image, source, style=CONFIG["style_path"])
+    check(image.get_precision() == Gimp.Precision.U16_NON_LINEAR, "the image's precision changed")
+    check(pixels(source, fmt) == before, "the source layer changed")
+    above(image, layer, source)
+    cover = coverage(image, source)
+    check(any(0 < c < 255 for c in cover), "the feathered selection has no soft pixels")
+    # Keeping colours changes mostly texture and lightness, so a lower bar for "changed".
+    changed, selected = compare(before, pixels(layer, fmt), cover, fmt, min_changed=0.3, threshold=512)
+    return f"{changed}/{selected} selected pixels stylized in {seconds:.1f} s"
+
+
+def float_selection_layer_from_layer():
+    """32-bit float linear, Stylize Selection, the style taken from a layer of another open image."""
+    style_image = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(CONFIG["style_path"]))
+    images.append(style_image)
+    style_layer = style_image.get_layers()[0]
+    image = new_image(Gimp.Precision.FLOAT_LINEAR)
+    source = add_layer(image, "float", w=36, h=28, x=2, y=3)
+    image.select_rectangle(Gimp.ChannelOps.REPLACE, 8, 7, 20, 14)
+    fmt = "RGBA float"
+    before = pixels(source, fmt)
+    layer, seconds = succeed(SELECTION, image, source, style="", style_layer=style_layer)
+    check(pixels(source, fmt) == before, "the source layer changed")
+    above(image, layer, source)
+    geometry = (layer.get_width(), layer.get_height(), tuple(layer.get_offsets()[1:]))
+    check(geometry == (20, 14, (8, 7)), f"the selection layer is {geometry}, not the selection's 20x14 at (8, 7)")
+    mask = layer.get_mask()
+    check(mask is not None, "the selection layer has no layer mask")
+    check(set(pixels(mask, "Y u8")) == {255}, "the layer mask is not the (fully selected) selection")
+    # Compare with the matching rectangle of the source: (8,7) in the image is (6,4) in the source.
+    rect = Gegl.Rectangle.new(6, 4, 20, 14)
+    under = bytes(source.get_buffer().get(rect, 1.0, "R'G'B'A float", Gegl.AbyssPolicy.NONE))
+    changed, selected = compare(under, pixels(layer, "R'G'B'A float"), b"\xff" * (20 * 14), "R'G'B'A float")
+    return f"{changed}/{selected} pixels stylized in {seconds:.1f} s"
+
+
+def gray_offset_layer_whole():
+    """A grayscale image, a layer hanging off the canvas, no selection, undo disabled."""
+    image = new_image(Gimp.Precision.U8_NON_LINEAR, base=Gimp.ImageBaseType.GRAY)
+    source = add_layer(image, "gray", w=30, h=26, x=-4, y=10, alpha=False)
+    image.undo_disable()
+    fmt = "Y'A u8"
+    before = pixels(source, fmt)
+    style = CONFIG["builtin"] or CONFIG["style_path"]
+    params = json.dumps(CONFIG["builtin_params"]) if CONFIG["builtin"] else FAST
+    layer, seconds = succeed(MAIN, image, source, style=style, params=params)
+    check(pixels(source, fmt) == before, "the source layer changed")
+    check(layer.is_gray(), "the new layer is not grayscale")
+    check(tuple(layer.get_offsets()[1:]) == (-4, 10), f"offsets {layer.get_offsets()}")
+    changed, selected = compare(before, pixels(layer, fmt), b"\xff" * (30 * 26), fmt, channels=2)
+    return f"style {style}: {changed}/{selected} pixels stylized in {seconds:.1f} s"
+
+
+def daemon_down():
+    image = new_image(Gimp.Precision.U8_NON_LINEAR)
+    source = add_layer(image, "photo")
+    before = pixels(source, "R'G'B'A u8")
+    message, seconds = fail(MAIN, image, source, ["not reachable", CONFIG["dead_server"], "impasto serve"],
+                            style=CONFIG["style_path"], server=CONFIG["dead_server"])  # fmt: skip
+    check(pixels(source, "R'G'B'A u8") == before, "the source layer changed")
+    check(seconds < 15, f"took {seconds:.1f} s to notice the daemon is down")
+    return f"{seconds:.1f} s: {message}"
+
+
+def bad_arguments():
+    image = new_image(Gimp.Precision.U8_NON_LINEAR)
+    source = add_layer(image, "photo")
+    messages = [
+        fail(MAIN, image, source, ["JSON"], style=CONFIG["style_path"], params="{steps: 3")[0],
+        fail(MAIN, image, source, ["steps"], style=CONFIG["style_path"], params='{"steps": -5}')[0],
+        fail(MAIN, image, source, ["no method", "nonesuch"], style=CONFIG["style_path"], method="nonesuch")[0],
+        fail(MAIN, image, source, ["neither"], style="/nowhere/style.png")[0],
+        fail(MAIN, image, source, ["preserve-color"], style=CONFIG["style_path"], preserve_color="sepia")[0],
+        fail(SELECTION, image, source, ["needs a selection"], style=CONFIG["style_path"])[0],
+    ]
+    image.select_rectangle(Gimp.ChannelOps.REPLACE, 0, 0, 10, 10)
+    source.set_offsets(20, 20)
+    messages.append(fail(MAIN, image, source, ["does not touch"], style=CONFIG["style_path"])[0])
+    return "\n".join(messages)
+
+
+def cancel_then_next_job():
+    """GIMP's progress Cancel kills the plug-in: the image stays untouched and the daemon moves on."""
+    image = new_image(Gimp.Precision.U8_NON_LINEAR)
+    source = add_layer(image, "photo")
+    before = pixels(source, "R'G'B'A u8")
+    with open(CONFIG["cancel_marker"], "w") as marker:
+        marker.write("now")
+    status, value, seconds = call(
+        MAIN, image, source, style=CONFIG["style_path"], params=json.dumps(CONFIG["slow_params"])
+    )
+    check(status != Gimp.PDBStatusType.SUCCESS, f"the killed run ended with {status.value_nick}")
+    check(len(image.get_layers()) == 1, "the killed run left a layer")
+    check(pixels(source, "R'G'B'A u8") == before, "the source layer changed")
+    # Were the killed job still running, this one would queue behind it for minutes.
+    _layer, next_seconds = succeed(MAIN, image, source, style=CONFIG["style_path"])
+    check(next_seconds < 30, f"the next job took {next_seconds:.1f} s: the cancelled job kept the daemon busy")
+    return f"killed after {seconds:.1f} s ({status.value_nick}: {value}); next job {next_seconds:.1f} s"
+
+
+def dialog_ok_then_cancel():
+    """The interactive dialog on a virtual display: OK runs the job, Escape cancels and changes nothing.
+
+    The test clicks OK and presses Escape from outside (xdotool) when this asks.
+    """
+    check(CONFIG["display"], "no virtual display: Xvfb is missing from the chroot (rerun setup-chroot.sh)")
+    image = new_image(Gimp.Precision.U8_NON_LINEAR)
+    source = add_layer(image, "photo")
+    before = pixels(source, "R'G'B'A u8")
+    interactive = Gimp.RunMode.INTERACTIVE
+    with open(CONFIG["ui_marker"] + "ok", "w"):
+        pass
+    layer, seconds = succeed(MAIN, image, source, run_mode=interactive, style=CONFIG["style_path"])
+    above(image, layer, source)
+    # What OK stored as GIMP's last values: the given params, shown in the dialog and read back.
+    last = os.path.join(os.environ["HOME"], ".config/GIMP/3.0/plug-in-settings",
+                        f"GimpProcedureConfigRun-{MAIN}.last")  # fmt: skip
+    with open(last) as last_values:
+        saved = last_values.read()
+    check('(method "' in saved, f"no method in the last values: {saved}")
+    check('\\"size\\": 40' in saved, f"the dialog lost the given params: {saved}")
+    with open(CONFIG["ui_marker"] + "cancel", "w"):
+        pass
+    status, _value, _seconds = call(MAIN, image, source, run_mode=interactive, style=CONFIG["style_path"])
+    check(status == Gimp.PDBStatusType.CANCEL, f"Escape in the dialog gave {status.value_nick}, not cancel")
+    check(len(image.get_layers()) == 2, "the cancelled dialog added a layer")
+    check(pixels(source, "R'G'B'A u8") == before, "the source layer changed")
+    return f"OK: a layer in {seconds:.1f} s; Escape: cancelled"
+
+
+def photo_style():
+    """Photo Style, registered at GIMP's start because the daemon lists a "photo" method."""
+    check(CONFIG["photo"], "the daemon lists no photo method")
+    image = new_image(Gimp.Precision.U8_NON_LINEAR)
+    source = add_layer(image, "photo")
+    image.select_rectangle(Gimp.ChannelOps.REPLACE, 4, 4, 30, 20)
+    fmt = "R'G'B'A u8"
+    before = pixels(source, fmt)
+    layer, seconds = succeed(PHOTO, image, source, style=CONFIG["style_path"], params="{}")
+    check("photo" in layer.get_name(), f"layer name {layer.get_name()!r}")
+    check(pixels(source, fmt) == before, "the source layer changed")
+    above(image, layer, source)
+    changed, selected = compare(before, pixels(layer, fmt), coverage(image, source), fmt)
+    fail(PHOTO, image, source, ["built-in"], style=CONFIG["builtin"] or "cin26:0", params="{}")
+    return f"{changed}/{selected} selected pixels restyled in {seconds:.1f} s"
+
+
+for function in (
+    registration,
+    u8_rectangle_from_file,
+    u16_feathered_keep_colours,
+    float_selection_layer_from_layer,
+    gray_offset_layer_whole,
+    daemon_down,
+    bad_arguments,
+    cancel_then_next_job,
+    dialog_ok_then_cancel,
+    photo_style,
+):
+    scenario(function)
+
+with open(CONFIG["report"], "w") as out:
+    json.dump(report, out, indent=2)
+for image in images:
+    image.delete()
+failed = [name for name, entry in report.items() if not entry["ok"]]
+if failed:
+    raise RuntimeError(f"impasto GIMP scenarios failed: {', '.join(failed)}")
