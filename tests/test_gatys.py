@@ -130,7 +130,7 @@ def test_deep_images_come_back_in_their_depth(client: Client, sample_type: Sampl
     array = np.rint(rgba * 65535).astype("<u2") if sample_type == SampleType.UINT16 else rgba.astype("<f4")
     content = rgb_image(array, sample_type)
     result = client.stylize(
-        content, [rgb_image(stripes(40, 40))], params={"size": 40, "steps": 3, "coarse_steps": 0}
+        content, [rgb_image(stripes(40, 40))], params={"size": 40, "steps": 10, "coarse_steps": 0}
     ).result()
     assert (result.sample_type, result.layout) == (sample_type, content.layout)
     out = as_array(result)

@@ -41,6 +41,9 @@ def resize(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
 
 
 StepCallback = Callable[[int, float, torch.Tensor], None]
+# A step whose loss is this many times the best so far is undone.
+OVERSHOOT = 4.0
+RECOVERY_STEPS = 3
 
 
 def optimise(
@@ -57,14 +60,15 @@ def optimise(
     optimiser and progress counts honestly; on_step may raise to cancel.
     """
     x = image.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
-    if optimizer == "lbfgs":
-        opt: torch.optim.Optimizer = torch.optim.LBFGS(
-            [x], lr=lr, max_iter=1, history_size=100, tolerance_grad=-1, tolerance_change=-1
-        )
-    elif optimizer == "adam":
-        opt = torch.optim.Adam([x], lr=lr)
-    else:
-        raise ValueError(f"optimizer must be 'lbfgs' or 'adam', not {optimizer!r}")
+
+    def make_optimizer(kind: str = optimizer, rate: float = lr) -> torch.optim.Optimizer:
+        if kind == "lbfgs":
+            return torch.optim.LBFGS([x], lr=rate, max_iter=1, history_size=100, tolerance_grad=-1, tolerance_change=-1)
+        if kind == "adam":
+            return torch.optim.Adam([x], lr=rate)
+        raise ValueError(f"optimizer must be 'lbfgs' or 'adam', not {kind!r}")
+
+    opt = make_optimizer()
     last = [math.nan]
 
     def closure() -> torch.Tensor:
@@ -74,8 +78,25 @@ def optimise(
         last[0] = loss.item()
         return loss
 
+    best, best_x = math.inf, x.detach().clone()
+    recovering = 0
     for step in range(1, steps + 1):
+        before = x.detach().clone()
         opt.step(closure)
+        if recovering:
+            recovering -= 1
+            if not recovering:
+                opt = make_optimizer()
+        if last[0] <= best:
+            best, best_x = last[0], before
+        elif last[0] > OVERSHOOT * best and optimizer == "lbfgs":
+            # L-BFGS's first step is tiny (1/|g|₁), so its first curvature guess can be wild and the
+            # next step throws the image far off (losses of 1e20 on small images). Go back, take a few
+            # Adam steps of about 1% of the value range to give it a sensible history, then restart it.
+            with torch.no_grad():
+                x.copy_(best_x)
+            opt = make_optimizer("adam", 0.01 * float(best_x.max() - best_x.min()))
+            recovering = RECOVERY_STEPS
         if on_step is not None:
             on_step(step, last[0], x.detach())
     return x.detach()
