@@ -1,0 +1,41 @@
+"""impasto for Krita: neural style transfer of a layer or a selection, as a new layer.
+
+Editor glue only: Krita pixels ⇄ the thin client's images, the docker and the
+menu actions. Everything else lives in the daemon and `impasto_client`, which
+the installer vendors next to this package together with grpcio and protobuf
+built for Krita's own Python.
+
+Scripts (and tests) use `stylize_active`:
+
+    from impasto_krita import stylize_active
+    stylize_active(method="gatys", style="/path/style.png", params={"steps": 50})
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+_VENDOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "vendor")
+# First on the path: a system protobuf or grpc of another version must not shadow ours.
+if os.path.isdir(_VENDOR) and _VENDOR not in sys.path:
+    sys.path.insert(0, _VENDOR)
+
+from .api import stylize_active  # noqa: E402
+from .errors import StylizeError  # noqa: E402
+
+__all__ = ["StylizeError", "stylize_active"]
+
+
+def _in_krita() -> bool:
+    try:
+        from krita import Krita
+    except ImportError:
+        return False
+    return Krita.instance() is not None
+
+
+if _in_krita():
+    from .extension import register
+
+    register()

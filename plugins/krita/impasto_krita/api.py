@@ -1,0 +1,415 @@
+"""The scripting entry point and the Krita side of every job.
+
+A job has three phases so the docker can run the slow middle one on a worker
+thread: `prepare` (GUI thread: snapshot the layer, the selection and the
+styles), `run` (any thread: talk to the daemon) and `apply` (GUI thread: add
+the result layer). `stylize_active` runs all three, blocking.
+
+    from impasto_krita import stylize_active
+    node = stylize_active(method="gatys", style="/path/to/style.png", params={"steps": 100})
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from impasto_client import Client, Image, ImpastoError, Layout, SampleType, StylizeEvent
+from impasto_client.client import ParamScalar, Style, StylizeCall
+
+from . import pixels
+from .errors import StylizeError
+from .log import LOG
+from .log import setup as setup_log
+from .server import connect
+
+SOURCES = ("layer", "projection")
+SELECTION_MODES = ("auto", "require", "ignore")
+OUTSIDE_MODES = ("transparent", "keep")
+PRESERVE_COLOR = ("none", "luminance", "histogram")
+# Node types that hold no pixels of their own to stylize.
+MASK_TYPES = ("selectionmask", "transparencymask", "filtermask", "transformmask", "colorizemask")
+
+# What a script may pass as a style: a built-in id, an image file path, "layer:NAME",
+# a Krita Node, a client Image, or any of those with a blend weight.
+StyleSpec = Any
+
+
+@dataclass
+class Request:
+    """Everything one job needs, taken from the document when it was started."""
+
+    document: Any  # krita.Document
+    source_id: Any  # QUuid of the source layer; None for the visible image
+    x: int
+    y: int
+    width: int
+    height: int
+    fmt: pixels.PixelFormat
+    original: bytes  # the source's Krita pixel data, to keep unselected pixels bit-identical
+    content: Image
+    coverage: bytes | None  # selection, one byte per pixel of the source rectangle; None: everything
+    outside: str
+    method: str
+    styles: list[Style]
+    params: dict[str, ParamScalar]
+    preserve_color: str
+    preview_every: int
+    name: str  # of the result layer
+
+    @property
+    def mask(self) -> Image | None:
+        if self.coverage is None:
+            return None
+        # Cutting away the outside afterwards applies soft edges once, so the daemon
+        # stylizes every partly selected pixel fully; keeping the layer lets it blend.
+        coverage = pixels.binarize(self.coverage) if self.outside == "transparent" else self.coverage
+        return pixels.mask_image(coverage, self.width, self.height)
+
+
+def _krita() -> Any:
+    from krita import Krita
+
+    return Krita.instance()
+
+
+def _qbytes(data: bytes) -> Any:
+    from PyQt5.QtCore import QByteArray
+
+    return QByteArray(data)
+
+
+def _choice(name: str, value: str, allowed: Sequence[str]) -> str:
+    if value not in allowed:
+        raise StylizeError("INVALID_ARGUMENT", f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+    return value
+
+
+# ---------------------------------------------------------------- reading the document
+
+
+def _document(document: Any) -> Any:
+    doc = document if document is not None else _krita().activeDocument()
+    if doc is None:
+        raise StylizeError("NO_DOCUMENT", "no document is open: open or create an image first")
+    return doc
+
+
+def _layer_format(node: Any, what: str) -> pixels.PixelFormat:
+    try:
+        pixels.check_supported(node.colorModel(), node.colorDepth(), what)
+    except pixels.UnsupportedColorSpace as err:
+        raise StylizeError("UNSUPPORTED_COLOR_SPACE", str(err)) from None
+    return pixels.PixelFormat(node.colorModel(), node.colorDepth(), node.colorProfile())
+
+
+def _read_node(node: Any, x: int, y: int, w: int, h: int, fmt: pixels.PixelFormat) -> bytes:
+    # A paint layer's own pixels are what the painter painted; other layers (vector,
+    # group, file, fill) have only a rendering, their projection.
+    if node.type() == "paintlayer":
+        raw = bytes(node.pixelData(x, y, w, h))
+    else:
+        raw = bytes(node.projectionPixelData(x, y, w, h))
+    if len(raw) != w * h * 4 * fmt.krita_sample_size:
+        raise StylizeError("INTERNAL", f"Krita returned {len(raw)} bytes for a {w}x{h} {fmt.depth} area")
+    return raw
+
+
+def _read_source(doc: Any, node: Any, source: str) -> tuple[Any, tuple[int, int, int, int], pixels.PixelFormat, bytes]:
+    if source == "projection":
+        fmt = _layer_format(doc, "The image")
+        w, h = doc.width(), doc.height()
+        raw = bytes(doc.pixelData(0, 0, w, h))
+        return None, (0, 0, w, h), fmt, raw
+    node = node if node is not None else doc.activeNode()
+    if node is None or node.type() in MASK_TYPES or node.type() == "":
+        raise StylizeError("NO_LAYER", "select a layer to stylize (the active node is not a layer)")
+    fmt = _layer_format(node, f"The layer '{node.name()}'")
+    image_fmt = pixels.PixelFormat(doc.colorModel(), doc.colorDepth(), doc.colorProfile())
+    if (fmt.model, fmt.depth) != (image_fmt.model, image_fmt.depth):
+        # The result layer is created in the image's colour space.
+        raise StylizeError(
+            "UNSUPPORTED_COLOR_SPACE",
+            f"the layer '{node.name()}' is {fmt.model}/{fmt.depth} but the image is {image_fmt.model}/"
+            f"{image_fmt.depth}; convert the layer to the image's colour space first",
+        )
+    rect = node.bounds()
+    if rect.isEmpty():
+        raise StylizeError("EMPTY_LAYER", f"the layer '{node.name()}' is empty: there is nothing to stylize")
+    x, y, w, h = rect.x(), rect.y(), rect.width(), rect.height()
+    return node, (x, y, w, h), fmt, _read_node(node, x, y, w, h, fmt)
+
+
+def _coverage(doc: Any, rect: tuple[int, int, int, int], mode: str, what: str) -> bytes | None:
+    selection = doc.selection() if mode != "ignore" else None
+    if selection is None:
+        if mode == "require":
+            raise StylizeError("NO_SELECTION", "nothing is selected: select the area to stylize first")
+        return None
+    coverage = bytes(selection.pixelData(*rect))
+    if pixels.is_empty(coverage):
+        raise StylizeError("EMPTY_SELECTION", f"the selection does not cover any of {what}")
+    return None if pixels.is_full(coverage) else coverage
+
+
+# ---------------------------------------------------------------- styles
+
+
+def image_from_file(path: str) -> Image:
+    """An image file (anything Qt reads: PNG, JPEG, WebP, …) as an RGBA 8-bit wire image."""
+    from PyQt5.QtGui import QImage
+
+    image = QImage(path)
+    if image.isNull():
+        raise StylizeError("INVALID_ARGUMENT", f"cannot read the style image {path!r}")
+    image = image.convertToFormat(QImage.Format_RGBA8888)
+    bits = image.constBits()
+    bits.setsize(image.height() * image.bytesPerLine())
+    raw = bytes(bits)
+    row = image.width() * 4
+    if image.bytesPerLine() != row:
+        raw = b"".join(raw[y * image.bytesPerLine() : y * image.bytesPerLine() + row] for y in range(image.height()))
+    return Image(image.width(), image.height(), Layout.RGBA, SampleType.UINT8, raw)
+
+
+def image_from_layer(node: Any) -> Image:
+    """A layer's rendering as a wire image, for using one layer as another's style."""
+    fmt = _layer_format(node, f"The style layer '{node.name()}'")
+    rect = node.bounds()
+    if rect.isEmpty():
+        raise StylizeError("EMPTY_LAYER", f"the style layer '{node.name()}' is empty")
+    x, y, w, h = rect.x(), rect.y(), rect.width(), rect.height()
+    return pixels.to_wire(bytes(node.projectionPixelData(x, y, w, h)), w, h, fmt)
+
+
+def walk(doc: Any) -> Iterator[Any]:
+    """Every node of the document, depth-first from the bottom of the layer stack."""
+    pending = list(reversed(doc.rootNode().childNodes()))
+    while pending:
+        node = pending.pop()
+        yield node
+        pending.extend(reversed(node.childNodes()))
+
+
+def find_node(doc: Any, unique_id: Any) -> Any:
+    # Not Document.nodeByUniqueID: Krita 5.1's binding hands back a bare QObject.
+    return next((n for n in walk(doc) if n.uniqueId() == unique_id), None)
+
+
+def find_layer(doc: Any, name: str) -> Any:
+    """The first layer called `name`, searching groups depth-first from the bottom of the stack."""
+    for node in walk(doc):
+        if node.name() == name and node.type() not in MASK_TYPES:
+            return node
+    raise StylizeError("NOT_FOUND", f"no layer called {name!r} in '{doc.name() or 'the image'}'")
+
+
+def resolve_styles(style: StyleSpec | Sequence[StyleSpec] | None, doc: Any) -> tuple[list[Style], str]:
+    """Turns the script's style argument into the client's style inputs and a label for the layer name."""
+    if style is None:
+        return [], ""
+    items = list(style) if isinstance(style, list) else [style]
+    styles: list[Style] = []
+    labels: list[str] = []
+    for item in items:
+        weight = None
+        if isinstance(item, tuple):
+            item, weight = item
+        if isinstance(item, Image):
+            value: str | Image = item
+            labels.append("image")
+        elif isinstance(item, str) and os.path.isfile(item):
+            value = image_from_file(item)
+            labels.append(os.path.splitext(os.path.basename(item))[0])
+        elif isinstance(item, str) and item.startswith("layer:"):
+            node = find_layer(doc, item[len("layer:") :])
+            value = image_from_layer(node)
+            labels.append(node.name())
+        elif isinstance(item, str):
+            value = item  # a built-in style id; the daemon says if it does not know it
+            labels.append(item)
+        elif hasattr(item, "projectionPixelData"):
+            value = image_from_layer(item)
+            labels.append(item.name())
+        else:
+            raise StylizeError("INVALID_ARGUMENT", f"cannot use {item!r} as a style")
+        styles.append(value if weight is None else (value, float(weight)))
+    return styles, " + ".join(labels)
+
+
+# ---------------------------------------------------------------- the three phases
+
+
+def prepare(
+    method: str,
+    style: StyleSpec | Sequence[StyleSpec] | None = None,
+    params: Mapping[str, ParamScalar] | None = None,
+    preserve_color: str = "none",
+    *,
+    source: str = "layer",
+    selection: str = "auto",
+    outside: str = "transparent",
+    preview_every: int = 0,
+    layer_name: str | None = None,
+    style_label: str | None = None,
+    document: Any = None,
+    node: Any = None,
+) -> Request:
+    """Snapshots what a job sends (GUI thread). Raises StylizeError without touching the document."""
+    _choice("source", source, SOURCES)
+    _choice("selection", selection, SELECTION_MODES)
+    _choice("outside", outside, OUTSIDE_MODES)
+    _choice("preserve_color", preserve_color, PRESERVE_COLOR)
+    doc = _document(document)
+    src, rect, fmt, raw = _read_source(doc, node, source)
+    what = f"the layer '{src.name()}'" if src is not None else "the image"
+    coverage = _coverage(doc, rect, selection, what)
+    styles, label = resolve_styles(style, doc)
+    if layer_name is None:
+        layer_name = " · ".join(filter(None, (method, style_label or label)))
+        if preserve_color != "none":
+            layer_name += " (colours kept)"
+    x, y, w, h = rect
+    return Request(
+        document=doc,
+        source_id=src.uniqueId() if src is not None else None,
+        x=x,
+        y=y,
+        width=w,
+        height=h,
+        fmt=fmt,
+        original=raw,
+        content=pixels.to_wire(raw, w, h, fmt),
+        coverage=coverage,
+        outside=outside,
+        method=method,
+        styles=styles,
+        params=dict(params or {}),
+        preserve_color=preserve_color,
+        preview_every=preview_every,
+        name=layer_name,
+    )
+
+
+def run(
+    request: Request,
+    client: Client,
+    on_event: Callable[[StylizeEvent], None] | None = None,
+    on_call: Callable[[StylizeCall], None] | None = None,
+) -> Image:
+    """Runs the job on the daemon and returns its result (any thread; touches no Krita object)."""
+    try:
+        call = client.stylize(
+            request.content,
+            request.styles,
+            method=request.method,
+            mask=request.mask,
+            params=request.params,
+            preserve_color=request.preserve_color,
+            preview_every=request.preview_every,
+        )
+        if on_call is not None:
+            on_call(call)
+        result = call.result(on_event)
+    except ImpastoError as err:
+        raise StylizeError(err.code, err.message) from None
+    if (result.width, result.height) != (request.width, request.height):
+        raise StylizeError(
+            "INTERNAL",
+            f"the daemon answered {result.width}x{result.height} for a {request.width}x{request.height} layer",
+        )
+    return result
+
+
+def result_pixels(request: Request, result: Image) -> bytes:
+    """The result layer's Krita pixel data: converted back, and cut or kept outside the selection."""
+    try:
+        data = pixels.from_wire(result, request.fmt)
+    except ValueError as err:
+        raise StylizeError("INTERNAL", str(err)) from None
+    if request.coverage is None:
+        return data
+    if request.outside == "keep":
+        return pixels.restore_unselected(data, request.original, request.coverage, 4 * request.fmt.krita_sample_size)
+    return pixels.cut_to_selection(data, request.coverage, request.fmt.depth)
+
+
+def apply(request: Request, result: Image) -> Any:
+    """Adds the result as a new paint layer above the source (GUI thread) and returns its node.
+
+    Pixels are written before the layer joins the image, so adding it is the
+    only change to the document: one undo step removes it, pixels and all.
+    """
+    krita = _krita()
+    doc = request.document
+    if not any(d == doc for d in krita.documents()):
+        raise StylizeError("DOCUMENT_CLOSED", "the document was closed before the result arrived")
+    data = result_pixels(request, result)
+    source = find_node(doc, request.source_id) if request.source_id is not None else None
+    node = doc.createNode(request.name, "paintlayer")
+    node.setPixelData(_qbytes(data), request.x, request.y, request.width, request.height)
+    if source is not None:
+        source.parentNode().addChildNode(node, source)
+    else:
+        # The visible image (or a source deleted meanwhile): on top of everything.
+        root = doc.rootNode()
+        children = root.childNodes()
+        root.addChildNode(node, children[-1] if children else None)
+    doc.waitForDone()
+    LOG.info("added layer %r (%dx%d at %d,%d)", request.name, request.width, request.height, request.x, request.y)
+    return node
+
+
+def stylize_active(
+    method: str = "gatys",
+    style: StyleSpec | Sequence[StyleSpec] | None = None,
+    params: Mapping[str, ParamScalar] | None = None,
+    preserve_color: str = "none",
+    server: str | None = None,
+    *,
+    source: str = "layer",
+    selection: str = "auto",
+    outside: str = "transparent",
+    autostart: bool | None = None,
+    preview_every: int = 0,
+    on_event: Callable[[StylizeEvent], None] | None = None,
+    layer_name: str | None = None,
+    document: Any = None,
+    node: Any = None,
+) -> Any:
+    """Stylizes the active layer (within the active selection) and returns the new layer's node.
+
+    style: a built-in style id ("cin26:3"), an image file path, "layer:NAME", a Krita
+    Node, or a list of those, each optionally as (style, weight) to blend.
+    preserve_color: "none", "luminance" or "histogram".
+    server: the daemon's address; None uses the plugin's settings (and may start
+    a local daemon there). source: "layer" or "projection" (the visible image).
+    selection: "auto" (use it if there is one), "require" or "ignore".
+    outside: "transparent" or "keep" (a copy of the layer) outside the selection.
+
+    Blocks until the result is in. On failure raises StylizeError with a clear
+    message and leaves the document as it was.
+    """
+    setup_log()
+    request = prepare(
+        method,
+        style,
+        params,
+        preserve_color,
+        source=source,
+        selection=selection,
+        outside=outside,
+        preview_every=preview_every,
+        layer_name=layer_name,
+        document=document,
+        node=node,
+    )
+    LOG.info("stylize_active: %s on %dx%d (%s)", method, request.width, request.height, request.fmt.depth)
+    client = connect(server, autostart=autostart)
+    try:
+        result = run(request, client, on_event)
+    finally:
+        client.close()
+    return apply(request, result)
