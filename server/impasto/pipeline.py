@@ -11,6 +11,7 @@ from impasto_client.images import Image
 
 from . import color, masks, pixels
 from .errors import ResourceExhausted
+from .memory import available_bytes
 from .methods.base import JobContext, Method, MethodInput, StyleSource
 from .optim.pyramid import resize
 from .params import Scalar
@@ -31,21 +32,6 @@ class JobRequest:
     params: dict[str, Scalar]
     mask: Image | None = None
     preserve_color: str = "none"  # none | luminance | histogram
-
-
-def available_bytes(device: torch.device) -> int | None:
-    """Free memory on the job's device, or None where it cannot be read."""
-    if device.type == "cuda":
-        free, _ = torch.cuda.mem_get_info(device)
-        return int(free)
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
 
 
 def run_job(request: JobRequest, ctx: JobContext) -> Image:

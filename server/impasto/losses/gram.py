@@ -15,12 +15,13 @@ def gram_matrix(features: torch.Tensor, guide: torch.Tensor | None = None) -> to
     of masked regions comparable, so a small selected object gets the full style.
     """
     _, c, h, w = features.shape
-    flat = features.reshape(c, h * w)
+    # Positions × channels is a free view of channels-last features (VGG19 runs channels-last).
+    flat = features[0].permute(1, 2, 0).reshape(h * w, c)
     if guide is None:
-        return flat @ flat.t() / (c * h * w)
-    g = resize_guide(guide, (h, w)).reshape(1, h * w)
+        return flat.t() @ flat / (c * h * w)
+    g = resize_guide(guide, (h, w)).reshape(h * w, 1)
     weighted = flat * g
-    return weighted @ weighted.t() / (c * g.square().sum().clamp_min(1e-8))
+    return weighted.t() @ weighted / (c * g.square().sum().clamp_min(1e-8))
 
 
 def resize_guide(guide: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

@@ -10,6 +10,9 @@ from ..params import Param, Scalar
 from .base import JobContext
 
 MIN_SIDE = 16
+# Above this a forward runs in tiles (exactly, see networks/tiled.py): a 2048 px layer still runs whole
+# and fastest, while a 4096-8192 px layer stays within a painter's machine alongside the editor.
+WORK_BUDGET = 2 << 30
 
 COMMON_PARAMS = (
     Param("strength", "float", 1.0, "How much of the style to apply (0 keeps the picture as it is)", 0.0, 1.0),
@@ -46,9 +49,14 @@ def working_size(height: int, width: int, params: dict[str, Scalar]) -> tuple[in
 
 def run_network(network: nn.Module, image: torch.Tensor, condition: torch.Tensor, ctx: JobContext) -> torch.Tensor:
     """The network's output at the image's size; large images are processed in tiles within free memory."""
+    from ..memory import available_bytes
+    from ..networks.tiled import forward_auto
+
+    free = available_bytes(ctx.device)
+    budget = WORK_BUDGET if free is None else min(free, WORK_BUDGET)
     ctx.progress("stylizing", 0, 1)
     with torch.inference_mode():
-        out = network(image.contiguous(memory_format=torch.channels_last), condition)
+        out = forward_auto(network, image.contiguous(memory_format=torch.channels_last), condition, budget)
     ctx.progress("stylizing", 1, 1)
     return out
 

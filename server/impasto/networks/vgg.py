@@ -75,6 +75,8 @@ class VGG19(nn.Module):
             raise ValueError(f"unknown VGG19 layers: {', '.join(sorted(unknown))}")
         last = max(LAYER_NAMES.index(name) for name in wanted)
         out: dict[str, torch.Tensor] = {}
+        # oneDNN convolves channels-last 10-20% faster on CPU, forward and backward.
+        x = x.contiguous(memory_format=torch.channels_last)
         for name in LAYER_NAMES[: last + 1]:
             kind = name[:4]
             if kind == "conv":
@@ -148,4 +150,4 @@ def load_vgg19(pooling: str = "max", models_dir: Path | None = None) -> VGG19:
         # Shapes that do not fit mean the file is some other network.
         first = re.sub(r"\s+", " ", str(err))[:300]
         raise WeightsError(f"the VGG19 weights do not fit the network: {first}") from None
-    return model.eval()
+    return model.to(memory_format=torch.channels_last).eval()
