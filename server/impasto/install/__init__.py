@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import impasto_client
@@ -53,3 +54,44 @@ def vendor_runtime(target: Path, python_version: str, platform: str | None = Non
         raise InstallError(
             f"could not fetch the gRPC runtime for Python {python_version} ({platform}):\n{done.stderr.strip()}"
         )
+
+
+def normalise_platform(platform: str | None) -> str:
+    """linux, win32 or darwin: sys.platform's spelling, with every Linux flavour as linux."""
+    platform = platform or sys.platform
+    return "linux" if platform.startswith("linux") else platform
+
+
+def install_package(
+    source: Path,
+    dest: Path,
+    python_version: str,
+    platform: str,
+    prepare: Callable[[Path], None] = lambda staging: None,
+) -> Path:
+    """Copies `source` into dest/<its name> with vendor/ (thin client + gRPC runtime) and returns that folder.
+
+    The new copy is assembled beside the old one and swapped in at the end, so a
+    failed download leaves a working installation alone and the editor never sees
+    half a plugin. `prepare(staging)` adds what one editor needs before the swap.
+    """
+    target = dest / source.name
+    staging = dest / f".{source.name}.new"
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        shutil.copytree(source, staging, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        vendor = staging / "vendor"
+        vendor.mkdir()
+        copy_client(vendor)
+        vendor_runtime(vendor, python_version, platform)
+        prepare(staging)
+        if target.exists():
+            old = dest / f".{source.name}.old"
+            shutil.rmtree(old, ignore_errors=True)
+            target.rename(old)
+            shutil.rmtree(old, ignore_errors=True)
+        staging.rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import os
-import shutil
 import stat
-import sys
 from pathlib import Path
 
-from . import InstallError, copy_client, vendor_runtime
+from . import InstallError, install_package, normalise_platform
 
 PLUGIN = "impasto_gimp"
 # GIMP 3.0 as Debian trixie ships it runs Python 3.13; other builds pass --python-version.
@@ -37,7 +35,7 @@ def install(dest: Path | None = None, python_version: str | None = None, platfor
     beside the old one and swapped in at the end: a failed download leaves a
     working installation alone, and GIMP never sees half a plug-in.
     """
-    platform = _platform(platform)
+    platform = normalise_platform(platform)
     python_version = python_version or DEFAULT_PYTHON
     if not (SOURCE / f"{PLUGIN}.py").is_file():
         raise InstallError(
@@ -45,30 +43,10 @@ def install(dest: Path | None = None, python_version: str | None = None, platfor
             "(pip install -e .) to install editor plugins"
         )
     dest = Path(dest).expanduser() if dest is not None else default_dest(platform)
-    target = dest / PLUGIN
-    staging = dest / f".{PLUGIN}.new"
-    dest.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(staging, ignore_errors=True)
-    try:
-        shutil.copytree(SOURCE, staging, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+
+    def prepare(staging: Path) -> None:
         main = staging / f"{PLUGIN}.py"
         main.chmod(main.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-        vendor = staging / "vendor"
-        vendor.mkdir()
-        copy_client(vendor)
-        vendor_runtime(vendor, python_version, platform)
         (staging / "INSTALLED").write_text(f"python {python_version}\nplatform {platform}\n")
-        if target.exists():
-            old = dest / f".{PLUGIN}.old"
-            shutil.rmtree(old, ignore_errors=True)
-            target.rename(old)
-            shutil.rmtree(old, ignore_errors=True)
-        staging.rename(target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return target
 
-
-def _platform(platform: str | None) -> str:
-    platform = platform or sys.platform
-    return "linux" if platform.startswith("linux") else platform
+    return install_package(SOURCE, dest, python_version, platform, prepare)

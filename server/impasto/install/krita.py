@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from .. import __version__
-from . import InstallError, copy_client, vendor_runtime
+from . import InstallError, install_package, normalise_platform
 
 PLUGIN = "impasto_krita"
 # Debian's Krita 5.1 embeds the system Python 3.11; the official Windows and macOS
@@ -75,7 +75,7 @@ def install(
     a failed download leaves a working installation alone. `enable` (default: only
     when installing into the default folder) also turns the plugin on in kritarc.
     """
-    platform = _platform(platform)
+    platform = normalise_platform(platform)
     if platform not in DEFAULT_PYTHON:
         raise InstallError(f"unknown platform {platform!r}; use one of {', '.join(DEFAULT_PYTHON)}")
     python_version = python_version or DEFAULT_PYTHON[platform]
@@ -87,35 +87,16 @@ def install(
     if enable is None:
         enable = dest is None
     dest = Path(dest).expanduser() if dest is not None else default_dest(platform)
-    target = dest / PLUGIN
-    staging = dest / f".{PLUGIN}.new"
-    dest.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(staging, ignore_errors=True)
-    try:
-        shutil.copytree(SOURCE / PLUGIN, staging, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        vendor = staging / "vendor"
-        vendor.mkdir()
-        copy_client(vendor)
-        vendor_runtime(vendor, python_version, platform)
+
+    def prepare(staging: Path) -> None:
         info: dict[str, object] = {"impasto": __version__, "python_version": python_version, "platform": platform}
-        if platform == _platform(None):
+        if platform == normalise_platform(None):
             # Lets the plugin start a daemon from the very environment that installed it.
             info["server_command"] = [sys.executable, "-m", "impasto"]
         (staging / "install.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
-        if target.exists():
-            old = dest / f".{PLUGIN}.old"
-            shutil.rmtree(old, ignore_errors=True)
-            target.rename(old)
-            shutil.rmtree(old, ignore_errors=True)
-        staging.rename(target)
-        shutil.copy2(SOURCE / f"{PLUGIN}.desktop", dest / f"{PLUGIN}.desktop")
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+
+    target = install_package(SOURCE / PLUGIN, dest, python_version, platform, prepare)
+    shutil.copy2(SOURCE / f"{PLUGIN}.desktop", dest / f"{PLUGIN}.desktop")
     if enable:
         enable_in_kritarc(kritarc_path(platform))
     return target
-
-
-def _platform(platform: str | None) -> str:
-    platform = platform or sys.platform
-    return "linux" if platform.startswith("linux") else platform

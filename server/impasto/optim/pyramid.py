@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ..errors import InvalidInput
+
 
 @dataclass(frozen=True)
 class Level:
@@ -44,6 +46,7 @@ StepCallback = Callable[[int, float, torch.Tensor], None]
 # A step whose loss is this many times the best so far is undone.
 OVERSHOOT = 4.0
 RECOVERY_STEPS = 3
+MAX_RECOVERIES = 5
 
 
 def optimise(
@@ -79,7 +82,7 @@ def optimise(
         return loss
 
     best, best_x = math.inf, x.detach().clone()
-    recovering = 0
+    recovering = failures = recoveries = 0
     for step in range(1, steps + 1):
         before = x.detach().clone()
         opt.step(closure)
@@ -87,15 +90,21 @@ def optimise(
             recovering -= 1
             if not recovering:
                 opt = make_optimizer()
-        if last[0] <= best:
-            best, best_x = last[0], before
-        elif last[0] > OVERSHOOT * best and optimizer == "lbfgs":
+        if last[0] < best:
+            best, best_x, failures = last[0], before, 0
+        elif not math.isfinite(last[0]) or (last[0] > OVERSHOOT * best and optimizer == "lbfgs"):
+            failures += 1
+            recoveries += 1
+            if failures > MAX_RECOVERIES:
+                raise InvalidInput("the optimisation diverged; lower learning_rate or style_weight")
             # L-BFGS's first step is tiny (1/|g|₁), so its first curvature guess can be wild and the
             # next step throws the image far off (losses of 1e20 on small images). Go back, take a few
-            # Adam steps of about 1% of the value range to give it a sensible history, then restart it.
+            # Adam steps (1% of the value range, halved at each recovery, as near convergence even that
+            # overshoots) to give it a sensible history, then restart it.
             with torch.no_grad():
                 x.copy_(best_x)
-            opt = make_optimizer("adam", 0.01 * float(best_x.max() - best_x.min()))
+            span = float(best_x.max() - best_x.min()) or 1.0
+            opt = make_optimizer("adam", 0.01 * span / 2 ** (recoveries - 1))
             recovering = RECOVERY_STEPS
         if on_step is not None:
             on_step(step, last[0], x.detach())
