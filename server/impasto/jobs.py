@@ -83,6 +83,7 @@ class JobQueue:
                     return
                 job = self._pending.popleft()
                 self._running.add(job)
+            failed = True
             try:
                 if job.cancel_event.is_set():
                     job.post("cancelled")
@@ -94,12 +95,17 @@ class JobQueue:
                 except BaseException as err:  # every failure goes back to the client, the worker lives on
                     job.post("error", err)
                 else:
+                    failed = False
                     job.post("result", (result, time.perf_counter() - start))
             finally:
                 with self._cond:
                     self._running.discard(job)
-                # A cancelled or finished job's tensors are garbage now; give the memory back promptly.
-                gc.collect()
+                if failed:
+                    # A traceback keeps the failed job's frames, and their tensors, alive in reference
+                    # cycles; collect them now so a cancelled job's memory comes back at once. (A finished
+                    # job's tensors are freed by reference counting; a full collection would only slow the
+                    # result's delivery.)
+                    gc.collect()
                 if torch.cuda.is_available():
                     torch.cuda.empty_cache()
 
