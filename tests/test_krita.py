@@ -136,7 +136,7 @@ def test_enable_in_kritarc_keeps_other_settings(tmp_path: Path) -> None:
 def test_installer_layout_and_enabling(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     fetched: list[tuple[str, str]] = []
     monkeypatch.setattr(
-        "impasto.install.krita.vendor_runtime", lambda target, version, platform: fetched.append((version, platform))
+        "impasto.install.vendor_runtime", lambda target, version, platform: fetched.append((version, platform))
     )
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
