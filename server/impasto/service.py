@@ -12,6 +12,7 @@ import torch
 from impasto_client.images import Image, Layout, SampleType
 from impasto_client.v1 import impasto_pb2 as pb
 from impasto_client.v1 import impasto_pb2_grpc as pb_grpc
+from impasto_client.wire import chunks, header_of, param_value
 
 from . import pixels
 from .errors import InvalidInput, NotFound, RequestError
@@ -24,7 +25,6 @@ from .pipeline import JobRequest, StyleRequest, run_job
 from .store import ImageStore
 
 log = logging.getLogger("impasto.service")
-CHUNK_BYTES = 1 << 20
 MAX_SIDE = 32768
 PREVIEW_SIDE = 256
 PRESERVE = {
@@ -40,22 +40,6 @@ PARAM_TYPES = {
     "string": pb.PARAM_TYPE_STRING,
     "choice": pb.PARAM_TYPE_CHOICE,
 }
-
-
-def _header_of(image: Image) -> pb.ImageHeader:
-    return pb.ImageHeader(
-        width=image.width, height=image.height, layout=int(image.layout), sample_type=int(image.sample_type)
-    )
-
-
-def _param_value(value: object) -> pb.ParamValue:
-    if isinstance(value, bool):
-        return pb.ParamValue(flag=value)
-    if isinstance(value, int):
-        return pb.ParamValue(integer=value)
-    if isinstance(value, float):
-        return pb.ParamValue(number=value)
-    return pb.ParamValue(text=str(value))
 
 
 def _checked_header(header: pb.ImageHeader, field: str) -> tuple[int, int, Layout, SampleType]:
@@ -118,20 +102,18 @@ class StyleTransferService(pb_grpc.StyleTransferServicer):
                 )
             image = Image(width, height, layout, sample, bytes(data))
             sha = self.store.put(image)
-            return pb.PutImageResponse(ref=pb.ImageRef(sha256=sha), header=_header_of(image))
+            return pb.PutImageResponse(ref=pb.ImageRef(sha256=sha), header=header_of(image))
 
     def GetImageInfo(self, request: pb.GetImageInfoRequest, context: grpc.ServicerContext):
         with _status(context):
             image = self.store.get(request.ref.sha256, "ref")
-            return pb.GetImageInfoResponse(ref=request.ref, header=_header_of(image))
+            return pb.GetImageInfoResponse(ref=request.ref, header=header_of(image))
 
     def GetImage(self, request: pb.GetImageRequest, context: grpc.ServicerContext):
         with _status(context):
             image = self.store.get(request.ref.sha256, "ref")
-        view = memoryview(image.data)
-        yield pb.GetImageResponse(header=_header_of(image), offset=0, data=bytes(view[:CHUNK_BYTES]))
-        for offset in range(CHUNK_BYTES, len(view), CHUNK_BYTES):
-            yield pb.GetImageResponse(offset=offset, data=bytes(view[offset : offset + CHUNK_BYTES]))
+        for offset, piece in chunks(image.data):
+            yield pb.GetImageResponse(header=header_of(image) if offset == 0 else None, offset=offset, data=piece)
 
     # ---------------------------------------------------------------- discovery
 
@@ -186,7 +168,7 @@ class StyleTransferService(pb_grpc.StyleTransferServicer):
                 sha = self.store.put(image)
                 log.info("job finished", extra={"job": job.id, "seconds": round(seconds, 3)})
                 yield pb.StylizeResponse(
-                    result=pb.Result(image=pb.ImageRef(sha256=sha), header=_header_of(image), seconds=seconds)
+                    result=pb.Result(image=pb.ImageRef(sha256=sha), header=header_of(image), seconds=seconds)
                 )
                 return
             elif kind == "cancelled" or (kind == "error" and isinstance(payload, JobCancelled)):
@@ -287,7 +269,7 @@ def _method_info(method: Method) -> pb.MethodInfo:
             pb.ParamSpec(
                 name=p.name,
                 type=PARAM_TYPES[p.kind],
-                default_value=_param_value(p.default),
+                default_value=param_value(p.default),
                 minimum=p.minimum,
                 maximum=p.maximum,
                 choices=list(p.choices),

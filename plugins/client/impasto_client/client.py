@@ -8,12 +8,12 @@ from typing import Any
 
 import grpc
 
-from .images import Image, Layout, SampleType
+from .images import Image
 from .v1 import impasto_pb2 as pb
 from .v1 import impasto_pb2_grpc as pb_grpc
+from .wire import ParamScalar, chunks, header_of, image_from, param_value, scalar
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
-CHUNK_BYTES = 1 << 20  # far below gRPC's default 4 MB message limit
 PRESERVE_COLOR = {
     "none": pb.PRESERVE_COLOR_NONE,
     "luminance": pb.PRESERVE_COLOR_LUMINANCE,
@@ -22,7 +22,6 @@ PRESERVE_COLOR = {
 
 # A style is a built-in style id ("cin26:3"), a picture, or either with a blend weight.
 Style = str | Image | tuple[str | Image, float]
-ParamScalar = bool | int | float | str
 
 
 class ImpastoError(Exception):
@@ -90,32 +89,6 @@ class StyleInfo:
     thumbnail: Image | None = field(default=None, repr=False)
 
 
-def _image_from_header(header: pb.ImageHeader, data: bytes) -> Image:
-    return Image(header.width, header.height, Layout(header.layout), SampleType(header.sample_type), data)
-
-
-def _header(image: Image) -> pb.ImageHeader:
-    return pb.ImageHeader(
-        width=image.width, height=image.height, layout=int(image.layout), sample_type=int(image.sample_type)
-    )
-
-
-def _param_value(value: ParamScalar) -> pb.ParamValue:
-    # bool first: it is an int subclass.
-    if isinstance(value, bool):
-        return pb.ParamValue(flag=value)
-    if isinstance(value, int):
-        return pb.ParamValue(integer=value)
-    if isinstance(value, float):
-        return pb.ParamValue(number=value)
-    return pb.ParamValue(text=str(value))
-
-
-def _scalar(value: pb.ParamValue) -> ParamScalar | None:
-    kind = value.WhichOneof("kind")
-    return None if kind is None else getattr(value, kind)
-
-
 class StylizeCall:
     """A running Stylize job: iterate its events, or cancel it from any thread."""
 
@@ -136,7 +109,7 @@ class StylizeCall:
                     p = response.progress
                     yield StylizeEvent("progress", stage=p.stage, step=p.step, total=p.total, loss=p.loss)
                 elif kind == "preview":
-                    image = _image_from_header(response.preview.header, response.preview.data)
+                    image = image_from(response.preview.header, response.preview.data)
                     yield StylizeEvent("preview", step=response.preview.step, image=image)
                 elif kind == "result":
                     image = self._client.get_image(response.result.image.sha256)
@@ -203,14 +176,13 @@ class Client:
         if not force and self.has_image(sha):
             return sha
 
-        def chunks() -> Iterator[pb.PutImageRequest]:
-            view = memoryview(image.data)
-            yield pb.PutImageRequest(header=_header(image), offset=0, data=bytes(view[:CHUNK_BYTES]))
-            for offset in range(CHUNK_BYTES, len(view), CHUNK_BYTES):
-                yield pb.PutImageRequest(offset=offset, data=bytes(view[offset : offset + CHUNK_BYTES]))
+        def requests() -> Iterator[pb.PutImageRequest]:
+            for offset, piece in chunks(image.data):
+                header = header_of(image) if offset == 0 else None
+                yield pb.PutImageRequest(header=header, offset=offset, data=piece)
 
         try:
-            reply = self._stub.PutImage(chunks())
+            reply = self._stub.PutImage(requests())
         except grpc.RpcError as err:
             raise ImpastoError.from_rpc(err) from None
         return reply.ref.sha256
@@ -227,7 +199,7 @@ class Client:
             raise ImpastoError.from_rpc(err) from None
         if header is None:
             raise ImpastoError("DATA_LOSS", "the daemon sent an image without its header")
-        return _image_from_header(header, b"".join(parts))
+        return image_from(header, b"".join(parts))
 
     # ---------------------------------------------------------------- jobs
 
@@ -263,7 +235,7 @@ class Client:
         if mask is not None:
             request.mask.sha256 = self.put_image(mask)
         for name, value in (params or {}).items():
-            request.params[name].CopyFrom(_param_value(value))
+            request.params[name].CopyFrom(param_value(value))
         try:
             return StylizeCall(self, self._stub.Stylize(request))
         except grpc.RpcError as err:
@@ -292,7 +264,7 @@ class Client:
                     ParamInfo(
                         name=p.name,
                         type=kinds.get(p.type, "string"),
-                        default=_scalar(p.default_value),
+                        default=scalar(p.default_value),
                         minimum=p.minimum if p.HasField("minimum") else None,
                         maximum=p.maximum if p.HasField("maximum") else None,
                         choices=list(p.choices),
@@ -321,7 +293,7 @@ class Client:
                 name=s.name,
                 method=s.method,
                 license=s.license,
-                thumbnail=_image_from_header(s.thumbnail_header, s.thumbnail) if s.thumbnail else None,
+                thumbnail=image_from(s.thumbnail_header, s.thumbnail) if s.thumbnail else None,
             )
             for s in reply.styles
         ]

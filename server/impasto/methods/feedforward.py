@@ -6,6 +6,8 @@ import torch
 from torch import nn
 
 from ..errors import InvalidInput
+from ..memory import available_bytes
+from ..networks.tiled import forward_auto
 from ..params import Param, Scalar
 from .base import JobContext
 
@@ -49,9 +51,6 @@ def working_size(height: int, width: int, params: dict[str, Scalar]) -> tuple[in
 
 def run_network(network: nn.Module, image: torch.Tensor, condition: torch.Tensor, ctx: JobContext) -> torch.Tensor:
     """The network's output at the image's size; large images are processed in tiles within free memory."""
-    from ..memory import available_bytes
-    from ..networks.tiled import forward_auto
-
     free = available_bytes(ctx.device)
     budget = WORK_BUDGET if free is None else min(free, WORK_BUDGET)
     ctx.progress("stylizing", 0, 1)
