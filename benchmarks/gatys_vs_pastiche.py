@@ -49,15 +49,15 @@ class CommonLoss:
 
     def __init__(self, content: torch.Tensor, style: torch.Tensor) -> None:
         from impasto.losses.content import ContentLoss
-        from impasto.losses.gram import GramStyleLoss, gram_matrix
+        from impasto.losses.style import STATISTICS, StyleLoss, style_targets
         from impasto.networks.vgg import load_vgg19
 
         self.vgg = load_vgg19()
         self.size = content.shape[-2:]
         with torch.no_grad():
             self.content = ContentLoss(self.vgg(content, CONTENT_LAYERS), {k: 1.0 for k in CONTENT_LAYERS})
-            grams = {k: gram_matrix(v) for k, v in self.vgg(style, STYLE_LAYERS).items()}
-        self.style = GramStyleLoss([grams], [1.0], {k: 1.0 for k in STYLE_LAYERS})
+            targets = style_targets({"gram": STATISTICS["gram"]()}, self.vgg(style, STYLE_LAYERS), None, 1)
+        self.style = StyleLoss({"gram": 1.0}, {k: 1.0 for k in STYLE_LAYERS}, [targets], [1.0])
 
     def __call__(self, image: torch.Tensor) -> float:
         from impasto.optim.pyramid import resize

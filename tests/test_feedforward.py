@@ -29,7 +29,8 @@ def test_styles_are_listed_with_thumbnails(client: Client) -> None:
 
 def test_cin_through_the_daemon_equals_the_network(client: Client) -> None:
     content = scene(72, 96)
-    result = as_array(client.stylize(rgb_image(content), ["cin26:7"], method="cin").result())
+    exact = {"precision": "float32"}  # bfloat16 (the default where native) is checked separately below
+    result = as_array(client.stylize(rgb_image(content), ["cin26:7"], method="cin", params=exact).result())
     with torch.inference_mode():
         mix = torch.zeros(1, NUM_STYLES)
         mix[0, 7] = 1
@@ -107,3 +108,13 @@ def test_stroke_scale_sets_the_working_resolution() -> None:
     params = {"style_scale": 2.0, "size": 0}
     assert working_size(2000, 3000, params) == (1000, 1500)
     assert working_size(2000, 3000, {"style_scale": 1.0, "size": 1200}) == (800, 1200)
+
+
+def test_bfloat16_stays_within_a_level_of_float32(client: Client) -> None:
+    content = rgb_image(scene(96, 128))
+    results = {
+        p: as_array(client.stylize(content, ["cin26:4"], method="cin", params={"precision": p}).result()).astype(float)
+        for p in ("float32", "bfloat16")
+    }
+    difference = np.abs(results["float32"] - results["bfloat16"])
+    assert 0 < difference.mean() < 2.0  # levels of 255: bf16 really ran, and nobody would see it

@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import json
 import logging
+import re
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -60,6 +61,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     stylize.add_argument("--method", default="gatys")
     stylize.add_argument("--mask", help="selection: grey or alpha coverage, same size as the content")
+    stylize.add_argument(
+        "--content-labels",
+        metavar="PATH",
+        help="label map of the content: each flat colour a region, paired by colour with --style-labels",
+    )
+    stylize.add_argument(
+        "--style-labels",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="label map of a style picture, in the order of --style (a style without one is used whole)",
+    )
     stylize.add_argument("--preserve-color", choices=("none", "luminance", "histogram"), default="none")
     stylize.add_argument("--size", type=int, help="longest side to work at (parameter 'size')")
     stylize.add_argument("--steps", type=int, help="optimisation steps (parameter 'steps')")
@@ -189,6 +202,10 @@ def cmd_stylize(args: argparse.Namespace) -> int:
             f"--mask {args.mask} is {mask.width}x{mask.height} but {args.content} is "
             f"{content.width}x{content.height}; they must be the same size"
         )
+    if len(args.style_labels) > len(styles):
+        raise UsageError("--style-labels: more label maps than --style pictures")
+    content_labels = read_image(args.content_labels, "--content-labels") if args.content_labels else None
+    style_labels = [read_image(path, "--style-labels") for path in args.style_labels]
     params = parse_params(args)
     out = Path(args.output)
     if out.parent and not out.parent.exists():
@@ -203,6 +220,8 @@ def cmd_stylize(args: argparse.Namespace) -> int:
             params=params,
             preserve_color=args.preserve_color,
             preview_every=args.preview_every,
+            content_labels=content_labels,
+            style_labels=style_labels,
         )
         try:
             result = call.result(bar)
@@ -210,6 +229,10 @@ def cmd_stylize(args: argparse.Namespace) -> int:
             bar.done()
     write_image(result, out)
     print(f"wrote {out}", file=sys.stderr)
+    for name, layer in call.extra_layers.items():
+        path = out.with_name(f"{out.stem}-{re.sub(r'[^A-Za-z0-9]+', '-', name).strip('-')}{out.suffix}")
+        write_image(layer, path)
+        print(f"wrote {path} ({name})", file=sys.stderr)
     return 0
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from .errors import InvalidInput
@@ -77,3 +77,28 @@ def resolve(schema: Sequence[Param], given: Mapping[str, Scalar], method: str) -
     for name, value in given.items():
         values[name] = by_name[name].coerce(value)
     return values
+
+
+def retune(schema: Sequence[Param], **changes: Mapping[str, object]) -> tuple[Param, ...]:
+    """The schema with some parameters' fields changed (e.g. size={"default": 0}): methods built on another
+    method keep its controls under their own defaults."""
+    unknown = set(changes) - {p.name for p in schema}
+    if unknown:
+        raise KeyError(f"no parameters {sorted(unknown)} to change")
+    return tuple(replace(p, **changes[p.name]) if p.name in changes else p for p in schema)
+
+
+def parse_weighted(spec: str, name: str, allowed: Collection[str], noun: str) -> dict[str, float]:
+    """'a,b:0.5' → {'a': 1.0, 'b': 0.5}, each name one of `allowed` (a `noun` in the error sentence)."""
+    parts: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        key, _, weight = part.partition(":")
+        if key not in allowed:
+            raise ParamError(f"parameter '{name}': {key!r} is not {noun}")
+        try:
+            parts[key] = float(weight) if weight else 1.0
+        except ValueError:
+            raise ParamError(f"parameter '{name}': weight {weight!r} of {key} is not a number") from None
+    if not parts:
+        raise ParamError(f"parameter '{name}' names nothing")
+    return parts

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from impasto_client.images import Image
+from impasto_client.images import Image, Layout
 
 from . import color, masks, pixels
 from .errors import ResourceExhausted
 from .memory import available_bytes
-from .methods.base import JobContext, Method, MethodInput, StyleSource
+from .methods.base import JobContext, Method, MethodInput, MethodOutput, Regions, StyleSource
 from .optim.pyramid import resize
 from .params import Scalar
+from .regions import Labels, pair
 
 
 @dataclass
@@ -22,6 +23,7 @@ class StyleRequest:
     weight: float
     image: Image | None = None
     builtin: str | None = None
+    labels: Labels | None = None
 
 
 @dataclass
@@ -32,9 +34,18 @@ class JobRequest:
     params: dict[str, Scalar]
     mask: Image | None = None
     preserve_color: str = "none"  # none | luminance | histogram
+    content_labels: Labels | None = None
 
 
-def run_job(request: JobRequest, ctx: JobContext) -> Image:
+@dataclass
+class JobOutput:
+    """The result layer, plus the further layers some methods return (unblended, at their own size)."""
+
+    image: Image
+    extra_layers: dict[str, Image] = field(default_factory=dict)
+
+
+def run_job(request: JobRequest, ctx: JobContext) -> JobOutput:
     method = request.method
     content = request.content
     array = pixels.to_array(content)
@@ -43,7 +54,7 @@ def run_job(request: JobRequest, ctx: JobContext) -> Image:
     if coverage is not None:
         region = masks.work_region(coverage)
         if region is None:  # an empty selection changes nothing
-            return content
+            return JobOutput(content)
     else:
         region = masks.Region(0, content.height, 0, content.width)
     rows, cols = region.slices
@@ -67,9 +78,23 @@ def run_job(request: JobRequest, ctx: JobContext) -> Image:
     method_content = work
     if mode == "luminance" and method.luminance_inputs:
         method_content = color.luminance_image(work)
+    job_regions, style_guides, names = None, [None] * len(request.styles), []
+    if request.content_labels is not None:
+        # Style labels only mean something against content labels; without these they are ignored.
+        pairing = pair(request.content_labels, [s.labels for s in request.styles])
+        names, style_guides = pairing.names, pairing.styles
+        crop = torch.from_numpy(np.ascontiguousarray(pairing.content[:, rows, cols]))[None].to(ctx.device)
+        job_regions = Regions(
+            names,
+            resize(crop, height, width).clamp(0, 1),
+            pairing.unmatched,
+            content_is_labels=request.content_labels.key == content.sha256,
+        )
     styles = []
-    for s in request.styles:
+    for s, guides in zip(request.styles, style_guides, strict=True):
         source = StyleSource(weight=s.weight or 1.0, builtin=s.builtin)
+        if guides is not None:
+            source.guides = torch.from_numpy(guides)[None].to(ctx.device)
         if s.image is not None:
             image = pixels.image_to_tensor(s.image, ctx.device)
             if mode == "luminance" and method.luminance_inputs:
@@ -77,11 +102,16 @@ def run_job(request: JobRequest, ctx: JobContext) -> Image:
             elif mode == "histogram":
                 image = color.match_color(image, work)
             # Derived style images depend on the content, so only plain ones share cached features.
-            source.image, source.key = image, s.image.sha256 if mode == "none" else ""
+            key = s.image.sha256 if mode == "none" else ""
+            if key and guides is not None and s.labels is not None:
+                key += f"/{s.labels.key}/{'+'.join(names)}"
+            source.image, source.key = image, key
         styles.append(source)
 
-    out = method.run(MethodInput(method_content, styles, request.params, mask), ctx)
-    out = resize(out.to(full.dtype), full.shape[-2], full.shape[-1]).clamp(0, 1)
+    output = method.run(MethodInput(method_content, styles, request.params, mask, job_regions), ctx)
+    if not isinstance(output, MethodOutput):
+        output = MethodOutput(output)
+    out = resize(output.image.to(full.dtype), full.shape[-2], full.shape[-1]).clamp(0, 1)
     if mode == "luminance":
         out = color.keep_chrominance(out, full)
     elif mode == "histogram" and not any(s.image is not None for s in styles):
@@ -92,4 +122,10 @@ def run_job(request: JobRequest, ctx: JobContext) -> Image:
     stylized = pixels.from_rgb_float(pixels.from_tensor(out), channels, content.sample_type)
     result = array.copy()
     result[rows, cols, :channels] = masks.blend(color_samples[rows, cols], stylized, crop_cov)
-    return pixels.from_array(result, content.layout, content.sample_type)
+    extra = {
+        name: pixels.from_array(
+            pixels.from_rgb_float(pixels.from_tensor(layer), 3, content.sample_type), Layout.RGB, content.sample_type
+        )
+        for name, layer in output.extra_layers.items()
+    }
+    return JobOutput(pixels.from_array(result, content.layout, content.sample_type), extra)

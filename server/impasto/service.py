@@ -14,7 +14,7 @@ from impasto_client.v1 import impasto_pb2 as pb
 from impasto_client.v1 import impasto_pb2_grpc as pb_grpc
 from impasto_client.wire import chunks, header_of, param_value
 
-from . import pixels
+from . import pixels, regions
 from .errors import InvalidInput, NotFound, RequestError
 from .jobs import Job, JobQueue
 from .methods import METHODS
@@ -22,6 +22,7 @@ from .methods.base import BuiltinStyle, JobCancelled, JobContext, LRUCache, Meth
 from .optim.pyramid import resize
 from .params import resolve
 from .pipeline import JobRequest, StyleRequest, run_job
+from .regions import Labels
 from .store import ImageStore
 
 log = logging.getLogger("impasto.service")
@@ -164,12 +165,18 @@ class StyleTransferService(pb_grpc.StyleTransferServicer):
                 image, step = payload
                 yield pb.StylizeResponse(preview=_preview(image, step))
             elif kind == "result":
-                image, seconds = payload
-                sha = self.store.put(image)
+                output, seconds = payload
                 log.info("job finished", extra={"job": job.id, "seconds": round(seconds, 3)})
-                yield pb.StylizeResponse(
-                    result=pb.Result(image=pb.ImageRef(sha256=sha), header=header_of(image), seconds=seconds)
+                result = pb.Result(
+                    image=pb.ImageRef(sha256=self.store.put(output.image)),
+                    header=header_of(output.image),
+                    seconds=seconds,
                 )
+                for name, layer in output.extra_layers.items():
+                    result.extra_layers.add(
+                        name=name, image=pb.ImageRef(sha256=self.store.put(layer)), header=header_of(layer)
+                    )
+                yield pb.StylizeResponse(result=result)
                 return
             elif kind == "cancelled" or (kind == "error" and isinstance(payload, JobCancelled)):
                 log.info("job cancelled", extra={"job": job.id})
@@ -194,7 +201,9 @@ class StyleTransferService(pb_grpc.StyleTransferServicer):
             if which == "image":
                 if not method.takes_style_images:
                     raise InvalidInput(f"styles[{i}]: {method.name} takes built-in styles, not pictures")
-                styles.append(StyleRequest(style.weight, image=self.store.get(style.image.sha256, f"styles[{i}]")))
+                image = self.store.get(style.image.sha256, f"styles[{i}]")
+                labels = self._labels(style.labels, image, method, f"styles[{i}].labels")
+                styles.append(StyleRequest(style.weight, image=image, labels=labels))
             elif which == "builtin":
                 if style.builtin not in {s.id for s in method.builtin_styles()}:
                     raise NotFound(
@@ -224,7 +233,21 @@ class StyleTransferService(pb_grpc.StyleTransferServicer):
             raise InvalidInput(f"preserve_color: {method.name} does not apply colour preservation")
         given = {name: getattr(v, v.WhichOneof("kind")) for name, v in request.params.items() if v.WhichOneof("kind")}
         params = resolve(method.params, given, method.name)
-        return JobRequest(method, content, styles, params, mask, preserve)
+        content_labels = self._labels(request.content_labels, content, method, "content_labels")
+        return JobRequest(method, content, styles, params, mask, preserve, content_labels)
+
+    def _labels(self, labels: pb.RegionLabels, image: Image, method: Method, field: str) -> Labels | None:
+        if not labels.label_map.sha256 and not labels.masks:
+            return None
+        if not method.takes_label_maps:
+            raise InvalidInput(f"{field}: {method.name} does not use region labels")
+        if labels.label_map.sha256 and labels.masks:
+            raise InvalidInput(f"{field}: give a label map or named masks, not both")
+        size = (image.width, image.height)
+        if labels.label_map.sha256:
+            return regions.from_label_map(self.store.get(labels.label_map.sha256, f"{field}.label_map"), size, field)
+        named = [(m.name, self.store.get(m.mask.sha256, f"{field}.masks[{i}]")) for i, m in enumerate(labels.masks)]
+        return regions.from_named_masks(named, size, field)
 
 
 def _chain(first: pb.PutImageRequest, rest: Iterator[pb.PutImageRequest]) -> Iterator[pb.PutImageRequest]:

@@ -22,6 +22,8 @@ PRESERVE_COLOR = {
 
 # A style is a built-in style id ("cin26:3"), a picture, or either with a blend weight.
 Style = str | Image | tuple[str | Image, float]
+# Region labels: a label map (each flat colour a region) or named greyscale masks (saved selections).
+Labels = Image | Mapping[str, Image]
 
 
 class ImpastoError(Exception):
@@ -53,6 +55,8 @@ class StylizeEvent:
     loss: float = 0.0
     image: Image | None = None
     seconds: float = 0.0
+    # Further result layers by name (some methods return more than one image).
+    extra_layers: dict[str, Image] = field(default_factory=dict)
 
 
 @dataclass
@@ -95,6 +99,8 @@ class StylizeCall:
     def __init__(self, client: Client, call: Any) -> None:
         self._client = client
         self._call = call
+        # Filled with the result's further layers, by name, once the result has arrived.
+        self.extra_layers: dict[str, Image] = {}
 
     def cancel(self) -> None:
         self._call.cancel()
@@ -113,7 +119,12 @@ class StylizeCall:
                     yield StylizeEvent("preview", step=response.preview.step, image=image)
                 elif kind == "result":
                     image = self._client.get_image(response.result.image.sha256)
-                    yield StylizeEvent("result", image=image, seconds=response.result.seconds)
+                    self.extra_layers = {
+                        layer.name: self._client.get_image(layer.image.sha256) for layer in response.result.extra_layers
+                    }
+                    yield StylizeEvent(
+                        "result", image=image, seconds=response.result.seconds, extra_layers=self.extra_layers
+                    )
         except grpc.RpcError as err:
             raise ImpastoError.from_rpc(err) from None
 
@@ -213,8 +224,16 @@ class Client:
         params: Mapping[str, ParamScalar] | None = None,
         preserve_color: str = "none",
         preview_every: int = 0,
+        content_labels: Labels | None = None,
+        style_labels: Sequence[Labels | None] = (),
     ) -> StylizeCall:
-        """Uploads what the daemon lacks and starts a job; iterate the call for its events."""
+        """Uploads what the daemon lacks and starts a job; iterate the call for its events.
+
+        `content_labels` and `style_labels` (one per style, in order) pair regions for
+        region-to-region transfer: label maps pair by colour, named masks by name.
+        """
+        if len(style_labels) > len(styles):
+            raise ImpastoError("INVALID_ARGUMENT", "more style labels were given than styles")
         if preserve_color not in PRESERVE_COLOR:
             raise ImpastoError(
                 "INVALID_ARGUMENT", f"preserve_color must be one of {', '.join(PRESERVE_COLOR)}, not {preserve_color!r}"
@@ -225,13 +244,17 @@ class Client:
             preserve_color=PRESERVE_COLOR[preserve_color],
             preview_every=preview_every,
         )
-        for style in styles:
+        for i, style in enumerate(styles):
             source, weight = style if isinstance(style, tuple) else (style, 1.0)
             entry = request.styles.add(weight=weight)
             if isinstance(source, Image):
                 entry.image.sha256 = self.put_image(source)
             else:
                 entry.builtin = source
+            if i < len(style_labels) and style_labels[i] is not None:
+                self._set_labels(entry.labels, style_labels[i])
+        if content_labels is not None:
+            self._set_labels(request.content_labels, content_labels)
         if mask is not None:
             request.mask.sha256 = self.put_image(mask)
         for name, value in (params or {}).items():
@@ -240,6 +263,13 @@ class Client:
             return StylizeCall(self, self._stub.Stylize(request))
         except grpc.RpcError as err:
             raise ImpastoError.from_rpc(err) from None
+
+    def _set_labels(self, message: pb.RegionLabels, labels: Labels) -> None:
+        if isinstance(labels, Image):
+            message.label_map.sha256 = self.put_image(labels)
+        else:
+            for name, mask in labels.items():
+                message.masks.add(name=name, mask=pb.ImageRef(sha256=self.put_image(mask)))
 
     # ---------------------------------------------------------------- discovery
 

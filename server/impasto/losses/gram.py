@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -31,24 +31,14 @@ def resize_guide(guide: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.adaptive_avg_pool2d(guide, size) if guide.shape[-2] >= size[0] else F.interpolate(guide, size=size)
 
 
-class GramStyleLoss:
-    """Σ_layers weight·‖G(x) − target‖², the target a blend of several styles' Grams."""
+class Gram:
+    """Gatys et al. 2016: channel correlations; with a guide, of the guided positions only (2017)."""
 
-    def __init__(
-        self,
-        style_grams: Sequence[Mapping[str, torch.Tensor]],
-        blend: Sequence[float],
-        layer_weights: Mapping[str, float],
-    ) -> None:
-        total = float(sum(blend))
-        self.layer_weights = dict(layer_weights)
-        self.targets = {
-            layer: sum((w / total) * grams[layer] for grams, w in zip(style_grams, blend, strict=True))
-            for layer in self.layer_weights
-        }
+    def target(self, features: torch.Tensor, guide: torch.Tensor | None) -> torch.Tensor:
+        return gram_matrix(features, guide)
 
-    def __call__(self, features: Mapping[str, torch.Tensor], guide: torch.Tensor | None = None) -> torch.Tensor:
-        return sum(
-            weight * F.mse_loss(gram_matrix(features[layer], guide), self.targets[layer])
-            for layer, weight in self.layer_weights.items()
-        )
+    def blend(self, targets: Sequence[torch.Tensor], weights: Sequence[float]) -> torch.Tensor:
+        return sum(w * t for t, w in zip(targets, weights, strict=True))
+
+    def loss(self, features: torch.Tensor, guide: torch.Tensor | None, target: torch.Tensor) -> torch.Tensor:
+        return F.mse_loss(gram_matrix(features, guide), target)

@@ -86,4 +86,4 @@ class Arbitrary(Method):
             # The paper's strength control: interpolate toward the content's own style vector.
             own = self._style_vector(ctx, predictor, job.content, "", side)
             vector = torch.lerp(own, vector, strength)
-        return feedforward.run_network(transformer, job.content, vector, ctx)
+        return feedforward.run_network(transformer, job.content, vector, ctx, job.params)

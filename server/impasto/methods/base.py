@@ -26,6 +26,34 @@ class StyleSource:
     builtin: str | None = None
     # A stable key for caching what is derived from this style (features, Grams).
     key: str = ""
+    # [1,R,h,w] coverage of each of the job's regions in this style picture (channel r pairs with
+    # channel r of Regions.content); None when the style has no labels, so every region uses all of it.
+    guides: torch.Tensor | None = None
+
+
+@dataclass
+class Regions:
+    """Region-to-region pairing from label maps or named masks (Gatys et al. 2017; Luan et al. 2017).
+
+    Channel r of `content` is region `names[r]` in the content; a style's `guides` channel r is its
+    partner in that style (the whole style where the style has no such region).
+    """
+
+    names: list[str]
+    content: torch.Tensor  # [1,R,H,W] coverage 0..1, same size as MethodInput.content
+    # Per style, the names of the content's regions that style's labels lack (they use the whole style).
+    unmatched: list[list[str]] = field(default_factory=list)
+    # The content is its own label map (a doodle with no separate photo to keep).
+    content_is_labels: bool = False
+
+
+@dataclass
+class MethodOutput:
+    """A result, plus any further layers a method returns (e.g. analogy's second direction)."""
+
+    image: torch.Tensor  # [1,3,H,W] RGB 0..1 at the working size
+    # Named extra results, each [1,3,h,w] at its own size; they come back as extra layers, unblended.
+    extra_layers: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 @dataclass
@@ -35,6 +63,8 @@ class MethodInput:
     params: dict[str, Scalar]
     # [1,1,H,W] coverage 0..1 of the selection within `content`, or None.
     mask: torch.Tensor | None = None
+    # Paired regions from label maps, or None when the request has none.
+    regions: Regions | None = None
 
 
 @dataclass(frozen=True)
@@ -134,5 +164,5 @@ class Method:
         """Rough peak memory of one run at the working size, to refuse jobs that cannot fit."""
         return 0
 
-    def run(self, job: MethodInput, ctx: JobContext) -> torch.Tensor:
+    def run(self, job: MethodInput, ctx: JobContext) -> torch.Tensor | MethodOutput:
         raise NotImplementedError

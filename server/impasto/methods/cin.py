@@ -73,5 +73,5 @@ class Cin(Method):
             assert style.builtin is not None
             mix[0, int(style.builtin.removeprefix(STYLE_PREFIX))] += style.weight
         mix /= mix.sum()
-        out = feedforward.run_network(self.network(ctx.device), job.content, mix.to(ctx.device), ctx)
+        out = feedforward.run_network(self.network(ctx.device), job.content, mix.to(ctx.device), ctx, job.params)
         return feedforward.apply_strength(out, job.content, float(job.params["strength"]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .. import precision
 from ..errors import InvalidInput
 from ..memory import available_bytes
 from ..networks.tiled import forward_auto
@@ -26,6 +27,14 @@ COMMON_PARAMS = (
         "Longest side the network works at, for speed (0 = no limit); the result always comes back at the layer's size",
         0,
         32768,
+    ),
+    Param(
+        "precision",
+        "choice",
+        "auto",
+        "Float type of the network: auto uses bfloat16 where the processor does it natively (about 1.3x faster, "
+        "differences under 1/255 on average)",
+        choices=("auto", "float32", "bfloat16"),
     ),
 )
 
@@ -49,13 +58,17 @@ def working_size(height: int, width: int, params: dict[str, Scalar]) -> tuple[in
     return h, w
 
 
-def run_network(network: nn.Module, image: torch.Tensor, condition: torch.Tensor, ctx: JobContext) -> torch.Tensor:
+def run_network(
+    network: nn.Module, image: torch.Tensor, condition: torch.Tensor, ctx: JobContext, params: dict[str, Scalar]
+) -> torch.Tensor:
     """The network's output at the image's size; large images are processed in tiles within free memory."""
     free = available_bytes(ctx.device)
     budget = WORK_BUDGET if free is None else min(free, WORK_BUDGET)
     ctx.progress("stylizing", 0, 1)
-    with torch.inference_mode():
+    dtype = precision.resolve(str(params["precision"]), ctx.device)
+    with torch.inference_mode(), precision.autocast(ctx.device, dtype):
         out = forward_auto(network, image.contiguous(memory_format=torch.channels_last), condition, budget)
+    out = out.float()
     ctx.progress("stylizing", 1, 1)
     return out
 

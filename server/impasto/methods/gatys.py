@@ -2,44 +2,47 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from .. import precision
 from ..losses.content import ContentLoss
-from ..losses.gram import GramStyleLoss, gram_matrix
+from ..losses.style import STATISTICS, StyleLoss, parse_style_loss, style_targets
 from ..losses.tv import total_variation
-from ..networks.vgg import LAYER_NAMES, VGG19, load_vgg19
-from ..optim.pyramid import optimise, pyramid, resize
+from ..networks.vgg import LAYER_NAMES, VGG19, load_vgg19, parse_layers
+from ..optim.pyramid import fit_longest_side, optimise, pyramid, resize
 from ..params import Param, ParamError, Scalar
-from .base import JobContext, Method, MethodInput, StyleSource
+from .base import JobContext, Method, MethodInput, Regions, StyleSource
 
 DEFAULT_STYLE_LAYERS = "relu1_1,relu2_1,relu3_1,relu4_1,relu5_1"
 # Peak bytes per working pixel for a forward+backward pass to relu5_1 (measured, rounded up).
 BYTES_PER_PIXEL = 6000
 
 
-def parse_layers(spec: str, name: str) -> dict[str, float]:
-    """'relu1_1,relu2_1:0.5' → {'relu1_1': 1.0, 'relu2_1': 0.5}."""
-    layers: dict[str, float] = {}
-    for part in filter(None, (p.strip() for p in spec.split(","))):
-        layer, _, weight = part.partition(":")
-        if layer not in LAYER_NAMES:
-            raise ParamError(f"parameter '{name}': {layer!r} is not a VGG19 layer (e.g. relu3_1)")
-        try:
-            layers[layer] = float(weight) if weight else 1.0
-        except ValueError:
-            raise ParamError(f"parameter '{name}': weight {weight!r} of {layer} is not a number") from None
-    if not layers:
-        raise ParamError(f"parameter '{name}' names no layers")
-    return layers
+# The optimiser's controls, shared by every method that optimises pixels through VGG19.
+OPTIMISER_PARAMS = (
+    Param("optimizer", "choice", "lbfgs", "L-BFGS converges fastest; Adam uses less memory", choices=("lbfgs", "adam")),
+    Param("learning_rate", "float", 0.0, "Step size (0 = automatic: 1 for L-BFGS, 8 for Adam)", 0.0, 1e4),
+    Param(
+        "precision",
+        "choice",
+        "auto",
+        "Float type of the VGG19 passes: auto uses bfloat16 where the processor does it natively "
+        "(faster; losses stay float32)",
+        choices=("auto", "float32", "bfloat16"),
+    ),
+    Param("seed", "int", 0, "Random seed: the same seed gives the same result", 0, 2**31 - 1),
+)
 
 
-def fit_longest_side(height: int, width: int, longest: int) -> tuple[int, int]:
-    """height×width scaled so its longest side is `longest` (never upscaled past itself when longest=0)."""
-    if longest <= 0 or max(height, width) <= longest:
-        return height, width
-    scale = longest / max(height, width)
-    return max(1, round(height * scale)), max(1, round(width * scale))
+def content_guides(regions: Regions | None, mask: torch.Tensor | None, size: tuple[int, int]) -> torch.Tensor | None:
+    """[1,R,h,w] where each region's style applies: the regions within the selection."""
+    guides = None if regions is None else resize(regions.content, *size).clamp(0, 1)
+    if mask is not None:
+        selection = resize(mask, *size).clamp(0, 1)
+        guides = selection if guides is None else guides * selection
+    return guides
 
 
 class Gatys(Method):
@@ -50,6 +53,7 @@ class Gatys(Method):
         "so large layers converge quickly; blends several styles."
     )
     max_styles = 8
+    takes_label_maps = True
     params = (
         Param(
             "size",
@@ -75,6 +79,14 @@ class Gatys(Method):
         Param("tv_weight", "float", 0.01, "Smoothness: suppresses pixel noise", 0.0, 1e6),
         Param("content_layers", "string", "relu4_2", "VGG19 layers for the content, with optional :weight"),
         Param("style_layers", "string", DEFAULT_STYLE_LAYERS, "VGG19 layers for the style, with optional :weight"),
+        Param(
+            "style_loss",
+            "string",
+            "gram",
+            "Which statistics of the style are matched: one, or a weighted mix such as "
+            f"'gram:1,histogram:1' (from {', '.join(STATISTICS)}); all but gram and mmd_poly pull "
+            "about ten times more weakly at the same style weight, so weight them up, e.g. 'mmd:10'",
+        ),
         Param("style_scale", "float", 1.0, "Size of the style's strokes relative to the image", 0.1, 4.0),
         Param(
             "init",
@@ -84,21 +96,9 @@ class Gatys(Method):
             choices=("content", "noise", "style"),
         ),
         Param(
-            "optimizer", "choice", "lbfgs", "L-BFGS converges fastest; Adam uses less memory", choices=("lbfgs", "adam")
-        ),
-        Param("learning_rate", "float", 0.0, "Step size (0 = automatic: 1 for L-BFGS, 8 for Adam)", 0.0, 1e4),
-        Param(
             "pooling", "choice", "max", "VGG19 pooling; average pooling gives softer results", choices=("max", "avg")
         ),
-        Param(
-            "precision",
-            "choice",
-            "auto",
-            "Float type of the VGG19 passes: auto uses bfloat16 where the "
-            "processor does it natively (faster; losses stay float32)",
-            choices=("auto", "float32", "bfloat16"),
-        ),
-        Param("seed", "int", 0, "Random seed: the same seed gives the same result", 0, 2**31 - 1),
+        *OPTIMISER_PARAMS,
     )
 
     def working_size(self, height: int, width: int, params: dict[str, Scalar]) -> tuple[int, int]:
@@ -110,30 +110,48 @@ class Gatys(Method):
     def _vgg(self, ctx: JobContext, pooling: str) -> VGG19:
         return ctx.models.get(("vgg19", pooling, str(ctx.device)), lambda: load_vgg19(pooling).to(ctx.device))
 
-    def _style_grams(
-        self, ctx: JobContext, vgg: VGG19, style: StyleSource, size: tuple[int, int], layers: tuple[str, ...]
-    ) -> dict[str, torch.Tensor]:
-        """Grams of one style at one size, cached across levels and jobs by the style's content address."""
+    def _style_targets(
+        self,
+        ctx: JobContext,
+        vgg: VGG19,
+        style: StyleSource,
+        size: tuple[int, int],
+        layers: tuple[str, ...],
+        statistics: tuple[str, ...],
+        regions: int,
+    ) -> dict:
+        """One style's targets at one size, cached across levels and jobs by the style's content address."""
 
-        def compute() -> dict[str, torch.Tensor]:
+        def compute() -> dict:
             assert style.image is not None
             with torch.no_grad():
                 feats = vgg(resize(style.image, *size), layers)
-            return {layer: gram_matrix(f) for layer, f in feats.items()}
+            return style_targets({k: STATISTICS[k]() for k in statistics}, feats, style.guides, regions)
 
-        key = ("gram", style.key, size, vgg.pooling, vgg.preprocessing, layers)
+        key = ("style", style.key, size, vgg.pooling, vgg.preprocessing, layers, statistics, regions)
         return ctx.features.get(key, compute) if style.key else compute()
 
+    def extra_loss(
+        self, content: torch.Tensor, job: MethodInput, ctx: JobContext
+    ) -> Callable[[torch.Tensor], torch.Tensor] | None:
+        """A further term on the RGB 0..1 image at one pyramid level; methods built on this one add theirs."""
+        return None
+
     def run(self, job: MethodInput, ctx: JobContext) -> torch.Tensor:
+        return self.stylize(job, ctx)
+
+    def stylize(self, job: MethodInput, ctx: JobContext, final_size: tuple[int, int] | None = None) -> torch.Tensor:
+        """The coarse-to-fine optimisation, ending at `final_size` (default: job.content's size)."""
         p = job.params
         content_layers = parse_layers(str(p["content_layers"]), "content_layers")
         style_weights = parse_layers(str(p["style_layers"]), "style_layers")
         style_layers = tuple(sorted(style_weights, key=LAYER_NAMES.index))
+        statistics = parse_style_loss(str(p["style_loss"]))
         if not job.styles:
-            raise ParamError("gatys needs at least one style picture")
+            raise ParamError(f"{self.name} needs at least one style picture")
         vgg = self._vgg(ctx, str(p["pooling"]))
         layers = tuple(sorted(set(content_layers) | set(style_layers), key=LAYER_NAMES.index))
-        _, _, height, width = job.content.shape
+        height, width = final_size or job.content.shape[-2:]
         levels = pyramid(height, width, int(p["steps"]), int(p["coarse_steps"]), int(p["start_size"]))
         total = sum(level.steps for level in levels)
         optimizer = str(p["optimizer"])
@@ -141,6 +159,7 @@ class Gatys(Method):
         generator = torch.Generator().manual_seed(int(p["seed"]))
         cw, sw, tw = float(p["content_weight"]), float(p["style_weight"]), float(p["tv_weight"])
         dtype = precision.resolve(str(p["precision"]), ctx.device)
+        region_count = 1 if job.regions is None else len(job.regions.names)
         done = 0
         x: torch.Tensor | None = None  # the image in VGG input space
         for level in levels:
@@ -148,27 +167,35 @@ class Gatys(Method):
             content = resize(job.content, *size)
             with torch.no_grad():
                 content_loss = ContentLoss(vgg(content, list(content_layers)), content_layers)
-            style_loss = GramStyleLoss(
-                [
-                    self._style_grams(ctx, vgg, s, self._style_size(s, size, float(p["style_scale"])), style_layers)
-                    for s in job.styles
-                ],
-                [s.weight for s in job.styles],
-                style_weights,
-            )
-            guide = None if job.mask is None else resize(job.mask, *size).clamp(0, 1)
+            targets = [
+                self._style_targets(
+                    ctx,
+                    vgg,
+                    s,
+                    self._style_size(s, size, float(p["style_scale"])),
+                    style_layers,
+                    tuple(statistics),
+                    region_count,
+                )
+                for s in job.styles
+            ]
+            guides = content_guides(job.regions, job.mask, size)
+            style_loss = StyleLoss(statistics, style_weights, targets, [s.weight for s in job.styles], guides)
+            extra = self.extra_loss(content, job, ctx)
             if x is None:
                 x = self._init(str(p["init"]), content, job.styles[0].image, vgg, generator)
             else:
                 x = vgg.preprocess(resize(vgg.deprocess(x), *size))
 
-            def objective(image: torch.Tensor, cl=content_loss, sl=style_loss, g=guide) -> torch.Tensor:
+            def objective(image: torch.Tensor, cl=content_loss, sl=style_loss, xl=extra) -> torch.Tensor:
                 with precision.autocast(ctx.device, dtype):
                     feats = vgg.features(image, layers)
-                # Grams and losses in float32: bf16 sums over a whole feature map lose too much.
+                # Statistics and losses in float32: bf16 sums over a whole feature map lose too much.
                 feats = {k: v.float() for k, v in feats.items()}
-                loss = cw * cl(feats) + sw * sl(feats, g)
-                return loss + tw * total_variation(image) if tw else loss
+                loss = cw * cl(feats) + sw * sl(feats)
+                if tw:
+                    loss = loss + tw * total_variation(image)
+                return loss if xl is None else loss + xl(vgg.deprocess(image))
 
             def on_step(
                 step: int,

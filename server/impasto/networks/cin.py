@@ -12,6 +12,7 @@ from onnx import numpy_helper
 from torch import Tensor, nn
 
 from .. import weights
+from .padding import reflect_conv
 
 NUM_STYLES = 26
 # The weights come from the TensorFlow Android stylize demo, which never named its styles.
@@ -70,7 +71,7 @@ class StyledConv(nn.Module):
         if self.upsample:
             # Nearest-neighbour upsampling then convolution avoids the checkerboard of transposed convolutions.
             x = F.interpolate(x, scale_factor=2.0, mode="nearest")
-        return self.norm(self.conv(x), style_weights)
+        return self.norm(reflect_conv(self.conv, x), style_weights)
 
 
 class ResidualBlock(nn.Module):

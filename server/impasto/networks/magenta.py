@@ -20,6 +20,7 @@ from torch import Tensor, nn
 
 from .. import weights
 from .cin import MIN_SIDE, SIZE_MULTIPLE, instance_norm, pad_to_multiple
+from .padding import reflect_conv
 
 STYLE_DIM = 100
 # The sizes the packaged graphs were exported at; both networks here run at any size, but the predictor's
@@ -117,7 +118,7 @@ class StyledConv(nn.Module):
     def forward(self, x: Tensor, style_vector: Tensor) -> Tensor:
         if self.upsample:
             x = F.interpolate(x, scale_factor=2.0, mode="nearest")
-        return self.norm(self.conv(x), style_vector)
+        return self.norm(reflect_conv(self.conv, x), style_vector)
 
 
 class ResidualBlock(nn.Module):

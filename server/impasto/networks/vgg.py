@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..params import parse_weighted
 from ..weights import WeightsError, user_models_dir, verified_path
 
 # (block, convs per block, channels); a pool follows each block.
@@ -151,3 +152,8 @@ def load_vgg19(pooling: str = "max", models_dir: Path | None = None) -> VGG19:
         first = re.sub(r"\s+", " ", str(err))[:300]
         raise WeightsError(f"the VGG19 weights do not fit the network: {first}") from None
     return model.to(memory_format=torch.channels_last).eval()
+
+
+def parse_layers(spec: str, name: str) -> dict[str, float]:
+    """'relu1_1,relu2_1:0.5' → {'relu1_1': 1.0, 'relu2_1': 0.5}."""
+    return parse_weighted(spec, name, LAYER_NAMES, "a VGG19 layer (e.g. relu3_1)")

@@ -30,10 +30,19 @@ def pyramid(height: int, width: int, final_steps: int, coarse_steps: int, min_si
     if coarse_steps <= 0:
         return levels
     scale = 1 / math.sqrt(2)
-    while short * scale >= min_side:
+    # (A tolerance: repeated division by √2 lands just under an exact power-of-√2 ratio.)
+    while short * scale >= min_side - 1e-6:
         levels.append(Level(max(1, round(height * scale)), max(1, round(width * scale)), coarse_steps))
         scale /= math.sqrt(2)
     return levels[::-1]
+
+
+def fit_longest_side(height: int, width: int, longest: int) -> tuple[int, int]:
+    """height×width scaled so its longest side is `longest` (never upscaled past itself when longest=0)."""
+    if longest <= 0 or max(height, width) <= longest:
+        return height, width
+    scale = longest / max(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
 
 
 def resize(image: torch.Tensor, height: int, width: int) -> torch.Tensor:

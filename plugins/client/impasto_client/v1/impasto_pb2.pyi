@@ -135,18 +135,36 @@ class ParamValue(_message.Message):
     text: str
     def __init__(self, number: _Optional[float] = ..., integer: _Optional[int] = ..., flag: _Optional[bool] = ..., text: _Optional[str] = ...) -> None: ...
 
+class NamedMask(_message.Message):
+    __slots__ = ("name", "mask")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    MASK_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    mask: ImageRef
+    def __init__(self, name: _Optional[str] = ..., mask: _Optional[_Union[ImageRef, _Mapping]] = ...) -> None: ...
+
+class RegionLabels(_message.Message):
+    __slots__ = ("label_map", "masks")
+    LABEL_MAP_FIELD_NUMBER: _ClassVar[int]
+    MASKS_FIELD_NUMBER: _ClassVar[int]
+    label_map: ImageRef
+    masks: _containers.RepeatedCompositeFieldContainer[NamedMask]
+    def __init__(self, label_map: _Optional[_Union[ImageRef, _Mapping]] = ..., masks: _Optional[_Iterable[_Union[NamedMask, _Mapping]]] = ...) -> None: ...
+
 class StyleInput(_message.Message):
-    __slots__ = ("image", "builtin", "weight")
+    __slots__ = ("image", "builtin", "weight", "labels")
     IMAGE_FIELD_NUMBER: _ClassVar[int]
     BUILTIN_FIELD_NUMBER: _ClassVar[int]
     WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
     image: ImageRef
     builtin: str
     weight: float
-    def __init__(self, image: _Optional[_Union[ImageRef, _Mapping]] = ..., builtin: _Optional[str] = ..., weight: _Optional[float] = ...) -> None: ...
+    labels: RegionLabels
+    def __init__(self, image: _Optional[_Union[ImageRef, _Mapping]] = ..., builtin: _Optional[str] = ..., weight: _Optional[float] = ..., labels: _Optional[_Union[RegionLabels, _Mapping]] = ...) -> None: ...
 
 class StylizeRequest(_message.Message):
-    __slots__ = ("method", "content", "styles", "mask", "preserve_color", "params", "preview_every")
+    __slots__ = ("method", "content", "styles", "mask", "preserve_color", "params", "preview_every", "content_labels")
     class ParamsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -161,6 +179,7 @@ class StylizeRequest(_message.Message):
     PRESERVE_COLOR_FIELD_NUMBER: _ClassVar[int]
     PARAMS_FIELD_NUMBER: _ClassVar[int]
     PREVIEW_EVERY_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_LABELS_FIELD_NUMBER: _ClassVar[int]
     method: str
     content: ImageRef
     styles: _containers.RepeatedCompositeFieldContainer[StyleInput]
@@ -168,7 +187,8 @@ class StylizeRequest(_message.Message):
     preserve_color: PreserveColor
     params: _containers.MessageMap[str, ParamValue]
     preview_every: int
-    def __init__(self, method: _Optional[str] = ..., content: _Optional[_Union[ImageRef, _Mapping]] = ..., styles: _Optional[_Iterable[_Union[StyleInput, _Mapping]]] = ..., mask: _Optional[_Union[ImageRef, _Mapping]] = ..., preserve_color: _Optional[_Union[PreserveColor, str]] = ..., params: _Optional[_Mapping[str, ParamValue]] = ..., preview_every: _Optional[int] = ...) -> None: ...
+    content_labels: RegionLabels
+    def __init__(self, method: _Optional[str] = ..., content: _Optional[_Union[ImageRef, _Mapping]] = ..., styles: _Optional[_Iterable[_Union[StyleInput, _Mapping]]] = ..., mask: _Optional[_Union[ImageRef, _Mapping]] = ..., preserve_color: _Optional[_Union[PreserveColor, str]] = ..., params: _Optional[_Mapping[str, ParamValue]] = ..., preview_every: _Optional[int] = ..., content_labels: _Optional[_Union[RegionLabels, _Mapping]] = ...) -> None: ...
 
 class QueuePosition(_message.Message):
     __slots__ = ("position",)
@@ -198,15 +218,27 @@ class Preview(_message.Message):
     step: int
     def __init__(self, header: _Optional[_Union[ImageHeader, _Mapping]] = ..., data: _Optional[bytes] = ..., step: _Optional[int] = ...) -> None: ...
 
+class ResultLayer(_message.Message):
+    __slots__ = ("name", "image", "header")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    image: ImageRef
+    header: ImageHeader
+    def __init__(self, name: _Optional[str] = ..., image: _Optional[_Union[ImageRef, _Mapping]] = ..., header: _Optional[_Union[ImageHeader, _Mapping]] = ...) -> None: ...
+
 class Result(_message.Message):
-    __slots__ = ("image", "header", "seconds")
+    __slots__ = ("image", "header", "seconds", "extra_layers")
     IMAGE_FIELD_NUMBER: _ClassVar[int]
     HEADER_FIELD_NUMBER: _ClassVar[int]
     SECONDS_FIELD_NUMBER: _ClassVar[int]
+    EXTRA_LAYERS_FIELD_NUMBER: _ClassVar[int]
     image: ImageRef
     header: ImageHeader
     seconds: float
-    def __init__(self, image: _Optional[_Union[ImageRef, _Mapping]] = ..., header: _Optional[_Union[ImageHeader, _Mapping]] = ..., seconds: _Optional[float] = ...) -> None: ...
+    extra_layers: _containers.RepeatedCompositeFieldContainer[ResultLayer]
+    def __init__(self, image: _Optional[_Union[ImageRef, _Mapping]] = ..., header: _Optional[_Union[ImageHeader, _Mapping]] = ..., seconds: _Optional[float] = ..., extra_layers: _Optional[_Iterable[_Union[ResultLayer, _Mapping]]] = ...) -> None: ...
 
 class StylizeResponse(_message.Message):
     __slots__ = ("queued", "progress", "preview", "result")

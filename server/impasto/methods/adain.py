@@ -1,0 +1,80 @@
+"""Huang & Belongie 2017: arbitrary style in one pass by Adaptive Instance Normalization at relu4_1.
+
+The content's relu4_1 features are renormalised to each style's channel means and standard
+deviations, then decoded: by the paper's trained decoder when installed, else by feature inversion.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..feature_stats import ChannelStats, adain, blend_stats, channel_stats
+from ..networks.decoders import ADAIN_LAYER
+from ..params import Param, ParamError, Scalar
+from . import feature_codec
+from .base import JobContext, Method, MethodInput
+
+# relu4_1 lies behind three poolings.
+MULTIPLE = 8
+# Peak bytes per working pixel, sized for the decoder-free fallback (a VGG19 forward and backward to
+# relu4_1 per step): its whole process peaks at 1.34 GB at 512×340 (benchmarks/feature_methods.py).
+BYTES_PER_PIXEL = 5000
+
+
+class AdaIN(Method):
+    name = "adain"
+    title = "AdaIN (any picture, fast with its decoder)"
+    description = (
+        "Adaptive Instance Normalization (Huang & Belongie 2017): gives the picture's deep features the "
+        "style's channel statistics. Real-time with the published decoder installed; blends several styles "
+        "and follows paired regions."
+    )
+    max_styles = 8
+    takes_mask = True
+    takes_label_maps = True
+    supports_preserve_color = True
+    params = (
+        Param(
+            "alpha",
+            "float",
+            1.0,
+            "How much of the style to apply: 0 keeps the content's features, 1 takes the style's statistics fully",
+            0.0,
+            1.0,
+        ),
+        *feature_codec.size_params(512),
+        feature_codec.decoder_param("the published AdaIN decoder"),
+        *feature_codec.inversion_params(
+            200, 1.0, "Optimisation steps to reconstruct the picture when no decoder network is used (slower)"
+        ),
+    )
+
+    def working_size(self, height: int, width: int, params: dict[str, Scalar]) -> tuple[int, int]:
+        return feature_codec.working_size(height, width, int(params["size"]), MULTIPLE)
+
+    def estimate_bytes(self, height: int, width: int, params: dict[str, Scalar]) -> int:
+        return BYTES_PER_PIXEL * height * width + (400 << 20)
+
+    def run(self, job: MethodInput, ctx: JobContext) -> torch.Tensor:
+        p = job.params
+        if not job.styles or any(s.image is None for s in job.styles):
+            raise ParamError("adain needs at least one style picture")
+        codec = feature_codec.adain_codec(ctx, p, job.mask)
+        ctx.progress("encoding", 0, codec.steps)
+        content = codec.encode(job.content, [ADAIN_LAYER])[ADAIN_LAYER]
+        longest = int(p["style_size"]) or max(job.content.shape[-2:])
+        stats = feature_codec.StyleStatistics(
+            ctx, codec, job.styles, longest, 2 * MULTIPLE, [ADAIN_LAYER], channel_stats
+        )
+        blend = [s.weight for s in job.styles]
+
+        def transfer(weight: torch.Tensor | None, region: int | None) -> torch.Tensor:
+            style: ChannelStats = blend_stats(
+                [stats.get(i, ADAIN_LAYER, region) for i in range(len(job.styles))], blend
+            )
+            return adain(content, style, weight)
+
+        target = feature_codec.spatial_transfer(content, transfer, job.mask, job.regions)
+        target = torch.lerp(content, target, float(p["alpha"]))
+        stage = "decoding" if codec.steps == 1 else "optimising"
+        return codec.decode(target, ADAIN_LAYER, job.content, feature_codec.reporter(ctx, stage, 0, codec.steps))
