@@ -1,4 +1,4 @@
-"""Wall time and peak memory of the patch-based methods, mrf and analogy, through a real daemon on CPU.
+"""Wall time and peak memory of the patch-based methods, mrf, doodle and analogy, through a real daemon on CPU.
 
     PYTHONPATH=server python benchmarks/patch_methods.py [--cases mrf analogy] [--save DIR]
 
@@ -33,7 +33,21 @@ CASES: dict[str, tuple[str, str, str, int, dict]] = {
     "mrf-match-every-5": ("mrf", "astronaut.png", "mosaic.png", 384, {"match_every": 5}),
     "mrf-stride-1": ("mrf", "astronaut.png", "mosaic.png", 384, {"stride": 1}),
     "analogy": ("analogy", "astronaut.png", "chelsea.png", 448, {}),
+    # The content is the doodle itself (see doodle_inputs): a painting laid out like a two-colour sketch.
+    "doodle": ("doodle", "", "mosaic.png", 384, {}),
 }
+DOODLE_COLOURS = np.array([[255, 255, 0], [0, 128, 255]], np.uint8)
+
+
+def doodle_inputs(style: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The painting's annotation (its darker and lighter halves by luminance) and a doodle in the same colours:
+    a band of the first above the second, with a disc of the first in it."""
+    luma = style.astype(float) @ np.array([0.299, 0.587, 0.114])
+    annotation = DOODLE_COLOURS[(luma > np.median(luma)).astype(int)]
+    h, w = style.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w]
+    second = (yy > 0.4 * h) & ((yy - 0.7 * h) ** 2 + (xx - 0.5 * w) ** 2 > (0.15 * min(h, w)) ** 2)
+    return annotation, DOODLE_COLOURS[second.astype(int)]
 
 
 def picture(name: str, longest: int) -> np.ndarray:
@@ -64,13 +78,22 @@ def child(case: str, save: str) -> None:
     daemon = Daemon(Config(port=0)).start()
     try:
         with Client(daemon.address, timeout=60) as client:
-            warm = {"mrf": {"size": 48, "steps": 1, "coarse_steps": 0}, "analogy": {"size": 48, "iterations": 1}}
-            client.stylize(
-                wire(picture(content_name, 48)), [wire(picture(style_name, 48))], method=method, params=warm[method]
-            ).result()
+            small = {"size": 48, "steps": 1, "coarse_steps": 0}
+            warm = {"mrf": small, "doodle": small, "analogy": {"size": 48, "iterations": 1}}
+
+            def inputs(longest: int) -> tuple[Image, Image, dict]:
+                style = picture(style_name, longest)
+                if method != "doodle":
+                    return wire(picture(content_name, longest)), wire(style), {}
+                annotation, doodle = doodle_inputs(style)
+                labels = {"content_labels": wire(doodle), "style_labels": [wire(annotation)]}
+                return wire(doodle), wire(style), labels
+
+            tiny, tiny_style, tiny_labels = inputs(48)
+            client.stylize(tiny, [tiny_style], method=method, params=warm[method], **tiny_labels).result()
             Path("/proc/self/clear_refs").write_text("5")  # reset the high-water mark (Linux >= 4.0)
             before = _status("VmRSS")
-            content, style = wire(picture(content_name, size)), wire(picture(style_name, size))
+            content, style, labels = inputs(size)
             stages: dict[str, float] = defaultdict(float)
             last = [time.perf_counter()]
 
@@ -81,7 +104,7 @@ def child(case: str, save: str) -> None:
                 last[0] = now
 
             start = time.perf_counter()
-            call = client.stylize(content, [style], method=method, params=params)
+            call = client.stylize(content, [style], method=method, params=params, **labels)
             result = call.result(on_event)
             seconds = time.perf_counter() - start
             peak = _status("VmHWM")
@@ -111,7 +134,7 @@ def child(case: str, save: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--cases", nargs="+", default=["mrf", "analogy"], choices=sorted(CASES))
+    parser.add_argument("--cases", nargs="+", default=["mrf", "doodle", "analogy"], choices=sorted(CASES))
     parser.add_argument("--save", default="", help="folder to save the results in")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--stages", action="store_true", help="print seconds per progress stage")

@@ -140,27 +140,47 @@ def _kill_plugin_when_asked(marker: Path, plugin_path: str, done: threading.Even
 
 
 def _drive_dialogs(root: Path, display: str, markers: Path, done: threading.Event) -> None:
-    """Answers the scenario's dialogs on the virtual display: OK (clicked) the first, Escape the second."""
+    """Answers the scenario's dialogs on the virtual display: OK (clicked) the first, Escape the second.
+
+    Each answer is repeated until that dialog's window is gone: a key or click sent while GTK is still
+    mapping the window can be lost, and the scenario would then wait for ever.
+    """
     xdotool = ["chroot", str(root), "env", f"DISPLAY={display}", "xdotool"]
-    for action in ("ok", "cancel"):
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        try:
+            return subprocess.run([*xdotool, *args], capture_output=True, text=True, timeout=30)
+        except subprocess.TimeoutExpired:
+            return subprocess.CompletedProcess(args, 1, "", "")
+
+    def visible() -> list[str]:
+        return run("search", "--onlyvisible", "--name", "Neural Style").stdout.split()
+
+    for action, until in (("ok", "cancel"), ("cancel", "")):
         marker = markers.with_name(markers.name + action)
+        # The scenario writes the next marker only once this dialog's job is over: no answer may reach it.
+        finished = markers.with_name(markers.name + until) if until else None
         while not done.is_set() and not marker.exists():
             time.sleep(0.1)
-        if done.is_set():
-            return
-        found = subprocess.run(
-            [*xdotool, "search", "--sync", "--name", "Neural Style"], capture_output=True, text=True, timeout=60
-        )
-        window = found.stdout.split()[0]
-        time.sleep(0.5)  # let GTK finish mapping and laying out the dialog
-        if action == "ok":
-            shape = subprocess.run([*xdotool, "getwindowgeometry", "--shell", window], capture_output=True, text=True)
-            size = dict(line.split("=", 1) for line in shape.stdout.split())
-            # The OK button sits in the bottom-right corner of a GTK dialog.
-            x, y = int(size["WIDTH"]) - 30, int(size["HEIGHT"]) - 18
-            subprocess.run([*xdotool, "mousemove", "--window", window, str(x), str(y), "click", "1"], timeout=30)
-        else:
-            subprocess.run([*xdotool, "windowfocus", "--sync", window, "key", "Escape"], timeout=30)
+        window = ""
+        while not done.is_set() and not window:
+            found = visible()
+            window = found[-1] if found else ""
+            time.sleep(0.2)
+        while not done.is_set() and window in visible() and not (finished and finished.exists()):
+            time.sleep(0.5)  # let GTK finish mapping and laying out the dialog
+            if action == "ok":
+                shape = run("getwindowgeometry", "--shell", window)
+                size = dict(line.split("=", 1) for line in shape.stdout.split() if "=" in line)
+                if "WIDTH" not in size:
+                    continue
+                # The OK button sits in the bottom-right corner of a GTK dialog.
+                x, y = int(size["WIDTH"]) - 30, int(size["HEIGHT"]) - 18
+                run("mousemove", "--window", window, str(x), str(y), "click", "1")
+            else:
+                run("key", "--window", window, "Escape")
+                run("windowfocus", window, "key", "Escape")
+            time.sleep(1.5)
 
 
 def _start_display(root: Path) -> tuple[subprocess.Popen[bytes] | None, str]:
