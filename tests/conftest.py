@@ -70,3 +70,15 @@ def stripes(height: int = 64, width: int = 64, period: int = 8) -> np.ndarray:
     band = ((xx + yy) // (period // 2)) % 2 == 0
     img = np.where(band[..., None], (220, 30, 40), (20, 40, 200))
     return img.astype(np.uint8)
+
+
+def region_pair(n: int = 48) -> tuple[np.ndarray, Image, np.ndarray, np.ndarray]:
+    """A region-pairing case: a uniform grey texture, a red-left/blue-right style picture, and label maps
+    white on top (for the content) and white on the left (for the style)."""
+    rng = np.random.default_rng(0)
+    grey = (np.clip(0.5 + 0.15 * rng.standard_normal((n, n, 1)), 0, 1).repeat(3, -1) * 255).astype(np.uint8)
+    red, blue = np.array([200, 40, 30]), np.array([30, 60, 200])
+    style = np.where(np.arange(n)[None, :, None] < n // 2, red, blue) + rng.standard_normal((n, n, 1)) * 30
+    top_white = np.where((np.arange(n) < n // 2)[:, None, None], 255, 0).repeat(n, 1).repeat(3, 2).astype(np.uint8)
+    left_white = np.ascontiguousarray(top_white.transpose(1, 0, 2))
+    return grey, rgb_image(np.clip(style, 0, 255).astype(np.uint8)), top_white, left_white

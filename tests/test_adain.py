@@ -14,7 +14,7 @@ from impasto.methods.feature_codec import spatial_transfer
 from impasto.networks.vgg import load_vgg19
 from impasto_client import Client
 
-from .conftest import as_array, rgb_image, scene, stripes
+from .conftest import as_array, region_pair, rgb_image, scene, stripes
 
 FAST = {"size": 48, "steps": 25, "decoder": "optimise"}
 
@@ -153,13 +153,7 @@ def test_regions_take_their_partner_region_statistics(vgg) -> None:
 
 
 def test_label_maps_pair_regions(client: Client) -> None:
-    rng = np.random.default_rng(0)
-    grey = (np.clip(0.5 + 0.15 * rng.standard_normal((48, 48, 1)), 0, 1).repeat(3, -1) * 255).astype(np.uint8)
-    red, blue = np.array([200, 40, 30]), np.array([30, 60, 200])
-    style = np.where(np.arange(48)[None, :, None] < 24, red, blue) + rng.standard_normal((48, 48, 1)) * 30
-    style = rgb_image(np.clip(style, 0, 255).astype(np.uint8))
-    top_white = np.where((np.arange(48) < 24)[:, None, None], 255, 0).repeat(48, 1).repeat(3, 2).astype(np.uint8)
-    left_white = np.ascontiguousarray(top_white.transpose(1, 0, 2))
+    grey, style, top_white, left_white = region_pair(48)
 
     def top_minus_bottom_redness(**labels) -> float:
         out = as_array(client.stylize(rgb_image(grey), [style], method="adain", params=FAST, **labels).result())

@@ -13,7 +13,7 @@ from impasto.feature_stats import colour, matrix_powers, moments, wct, whiten
 from impasto.networks.vgg import load_vgg19
 from impasto_client import Client, ImpastoError
 
-from .conftest import as_array, rgb_image, scene, stripes
+from .conftest import as_array, region_pair, rgb_image, scene, stripes
 from .test_decoders import save_wct
 
 FAST = {"size": 32, "steps": 4, "decoder": "optimise"}
@@ -126,13 +126,7 @@ def test_runs_with_decoders_in_the_published_layout(
 
 
 def test_label_maps_pair_regions_and_masks_keep_the_rest(client: Client) -> None:
-    rng = np.random.default_rng(0)
-    grey = (np.clip(0.5 + 0.15 * rng.standard_normal((48, 48, 1)), 0, 1).repeat(3, -1) * 255).astype(np.uint8)
-    red, blue = np.array([200, 40, 30]), np.array([30, 60, 200])
-    style = np.where(np.arange(48)[None, :, None] < 24, red, blue) + rng.standard_normal((48, 48, 1)) * 30
-    style = rgb_image(np.clip(style, 0, 255).astype(np.uint8))
-    top_white = np.where((np.arange(48) < 24)[:, None, None], 255, 0).repeat(48, 1).repeat(3, 2).astype(np.uint8)
-    left_white = np.ascontiguousarray(top_white.transpose(1, 0, 2))
+    grey, style, top_white, left_white = region_pair(48)
     params = {**FAST, "size": 48, "alpha": 1.0}
     out = as_array(
         client.stylize(

@@ -10,9 +10,9 @@ import torch
 
 from ..feature_stats import ChannelStats, adain, blend_stats, channel_stats
 from ..networks.decoders import ADAIN_LAYER
-from ..params import Param, ParamError, Scalar
+from ..params import Param
 from . import feature_codec
-from .base import JobContext, Method, MethodInput
+from .base import JobContext, MethodInput
 
 # relu4_1 lies behind three poolings.
 MULTIPLE = 8
@@ -21,7 +21,7 @@ MULTIPLE = 8
 BYTES_PER_PIXEL = 5000
 
 
-class AdaIN(Method):
+class AdaIN(feature_codec.FeatureTransfer):
     name = "adain"
     title = "AdaIN (any picture, fast with its decoder)"
     description = (
@@ -29,9 +29,9 @@ class AdaIN(Method):
         "style's channel statistics. Real-time with the published decoder installed; blends several styles "
         "and follows paired regions."
     )
-    max_styles = 8
+    multiple = MULTIPLE
+    bytes_per_pixel = BYTES_PER_PIXEL
     takes_mask = True
-    takes_label_maps = True
     supports_preserve_color = True
     params = (
         Param(
@@ -49,16 +49,9 @@ class AdaIN(Method):
         ),
     )
 
-    def working_size(self, height: int, width: int, params: dict[str, Scalar]) -> tuple[int, int]:
-        return feature_codec.working_size(height, width, int(params["size"]), MULTIPLE)
-
-    def estimate_bytes(self, height: int, width: int, params: dict[str, Scalar]) -> int:
-        return BYTES_PER_PIXEL * height * width + (400 << 20)
-
     def run(self, job: MethodInput, ctx: JobContext) -> torch.Tensor:
         p = job.params
-        if not job.styles or any(s.image is None for s in job.styles):
-            raise ParamError("adain needs at least one style picture")
+        self.check_styles(job)
         codec = feature_codec.adain_codec(ctx, p, job.mask)
         ctx.progress("encoding", 0, codec.steps)
         content = codec.encode(job.content, [ADAIN_LAYER])[ADAIN_LAYER]

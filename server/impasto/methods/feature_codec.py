@@ -23,8 +23,8 @@ from ..networks import decoders
 from ..networks.vgg import VGG19, load_vgg19
 from ..optim.invert import invert
 from ..optim.pyramid import fit_longest_side, resize
-from ..params import Param, Scalar
-from .base import JobContext, Regions, StyleSource
+from ..params import Param, ParamError, Scalar
+from .base import JobContext, Method, MethodInput, Regions, StyleSource
 
 # report(step, loss, preview): one step of a decode; preview() gives the picture so far.
 Report = Callable[[int, float, Callable[[], torch.Tensor] | None], None]
@@ -313,3 +313,24 @@ def reporter(ctx: JobContext, stage: str, offset: int, total: int) -> Report:
         ctx.progress(stage, offset + step, total, loss, preview)
 
     return report
+
+
+class FeatureTransfer(Method):
+    """What adain and wct share as methods: picture styles, regions, sizes fitted to the encoder's pooling."""
+
+    max_styles = 8
+    takes_label_maps = True
+    # The encoder's total pooling: working sides are multiples of it.
+    multiple = 8
+    bytes_per_pixel = 5000
+    base_bytes = 400 << 20
+
+    def working_size(self, height: int, width: int, params: dict[str, Scalar]) -> tuple[int, int]:
+        return working_size(height, width, int(params["size"]), self.multiple)
+
+    def estimate_bytes(self, height: int, width: int, params: dict[str, Scalar]) -> int:
+        return self.bytes_per_pixel * height * width + self.base_bytes
+
+    def check_styles(self, job: MethodInput) -> None:
+        if not job.styles or any(s.image is None for s in job.styles):
+            raise ParamError(f"{self.name} needs at least one style picture")

@@ -11,7 +11,7 @@ from ..losses.content import ContentLoss
 from ..losses.style import STATISTICS, StyleLoss, parse_style_loss, style_targets
 from ..losses.tv import total_variation
 from ..networks.vgg import LAYER_NAMES, VGG19, load_vgg19, parse_layers
-from ..optim.pyramid import fit_longest_side, optimise, pyramid, resize
+from ..optim.pyramid import Level, fit_longest_side, optimise_levels, pyramid, resize
 from ..params import Param, ParamError, Scalar
 from .base import JobContext, Method, MethodInput, Regions, StyleSource
 
@@ -34,6 +34,35 @@ OPTIMISER_PARAMS = (
     ),
     Param("seed", "int", 0, "Random seed: the same seed gives the same result", 0, 2**31 - 1),
 )
+
+
+def optimise_pixels(
+    vgg: VGG19,
+    ctx: JobContext,
+    params: dict[str, Scalar],
+    levels: list[Level],
+    objective_at: Callable[[tuple[int, int]], Callable[[torch.Tensor], torch.Tensor]],
+    first: Callable[[tuple[int, int]], torch.Tensor],
+    loss_scale: Callable[[tuple[int, int]], float] = lambda size: 1.0,
+) -> torch.Tensor:
+    """Coarse-to-fine optimisation of an image in VGG19's input space, with OPTIMISER_PARAMS, progress and
+    previews; returns RGB 0..1. `loss_scale(size)` is divided out of the reported loss."""
+    x = optimise_levels(
+        levels,
+        objective_at,
+        first,
+        lambda x, size: vgg.preprocess(resize(vgg.deprocess(x), *size)),
+        lambda size, step, total, loss, image: ctx.progress(
+            f"optimising {size[1]}x{size[0]}",
+            step,
+            total,
+            loss / loss_scale(size),
+            lambda: vgg.deprocess(image).clamp(0, 1),
+        ),
+        str(params["optimizer"]),
+        float(params["learning_rate"]),
+    )
+    return vgg.deprocess(x).clamp(0, 1)
 
 
 def content_guides(regions: Regions | None, mask: torch.Tensor | None, size: tuple[int, int]) -> torch.Tensor | None:
@@ -153,17 +182,12 @@ class Gatys(Method):
         layers = tuple(sorted(set(content_layers) | set(style_layers), key=LAYER_NAMES.index))
         height, width = final_size or job.content.shape[-2:]
         levels = pyramid(height, width, int(p["steps"]), int(p["coarse_steps"]), int(p["start_size"]))
-        total = sum(level.steps for level in levels)
-        optimizer = str(p["optimizer"])
-        lr = float(p["learning_rate"]) or (1.0 if optimizer == "lbfgs" else 8.0)
         generator = torch.Generator().manual_seed(int(p["seed"]))
         cw, sw, tw = float(p["content_weight"]), float(p["style_weight"]), float(p["tv_weight"])
         dtype = precision.resolve(str(p["precision"]), ctx.device)
         region_count = 1 if job.regions is None else len(job.regions.names)
-        done = 0
-        x: torch.Tensor | None = None  # the image in VGG input space
-        for level in levels:
-            size = (level.height, level.width)
+
+        def objective_at(size: tuple[int, int]) -> Callable[[torch.Tensor], torch.Tensor]:
             content = resize(job.content, *size)
             with torch.no_grad():
                 content_loss = ContentLoss(vgg(content, list(content_layers)), content_layers)
@@ -182,34 +206,23 @@ class Gatys(Method):
             guides = content_guides(job.regions, job.mask, size)
             style_loss = StyleLoss(statistics, style_weights, targets, [s.weight for s in job.styles], guides)
             extra = self.extra_loss(content, job, ctx)
-            if x is None:
-                x = self._init(str(p["init"]), content, job.styles[0].image, vgg, generator)
-            else:
-                x = vgg.preprocess(resize(vgg.deprocess(x), *size))
 
-            def objective(image: torch.Tensor, cl=content_loss, sl=style_loss, xl=extra) -> torch.Tensor:
+            def objective(image: torch.Tensor) -> torch.Tensor:
                 with precision.autocast(ctx.device, dtype):
                     feats = vgg.features(image, layers)
                 # Statistics and losses in float32: bf16 sums over a whole feature map lose too much.
                 feats = {k: v.float() for k, v in feats.items()}
-                loss = cw * cl(feats) + sw * sl(feats)
+                loss = cw * content_loss(feats) + sw * style_loss(feats)
                 if tw:
                     loss = loss + tw * total_variation(image)
-                return loss if xl is None else loss + xl(vgg.deprocess(image))
+                return loss if extra is None else loss + extra(vgg.deprocess(image))
 
-            def on_step(
-                step: int,
-                loss: float,
-                image: torch.Tensor,
-                offset: int = done,
-                stage: str = f"optimising {size[1]}x{size[0]}",
-            ) -> None:
-                ctx.progress(stage, offset + step, total, loss, lambda: vgg.deprocess(image).clamp(0, 1))
+            return objective
 
-            x = optimise(x, objective, level.steps, optimizer, lr, on_step)
-            done += level.steps
-        assert x is not None
-        return vgg.deprocess(x).clamp(0, 1)
+        def first(size: tuple[int, int]) -> torch.Tensor:
+            return self._init(str(p["init"]), resize(job.content, *size), job.styles[0].image, vgg, generator)
+
+        return optimise_pixels(vgg, ctx, p, levels, objective_at, first)
 
     @staticmethod
     def _style_size(style: StyleSource, size: tuple[int, int], scale: float) -> tuple[int, int]:

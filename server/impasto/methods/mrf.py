@@ -12,6 +12,7 @@ small is what lets shapes larger than a relu4_1 patch's view (mosaic tiles, say)
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -22,11 +23,11 @@ from ..losses.gram import resize_guide
 from ..losses.mrf import MRFLoss, augment_with_guides, feature_scale, patch_weights
 from ..losses.tv import total_variation
 from ..networks.vgg import LAYER_NAMES, VGG19, load_vgg19, parse_layers
-from ..optim.pyramid import fit_longest_side, optimise, pyramid, resize
+from ..optim.pyramid import fit_longest_side, pyramid, resize
 from ..params import Param, ParamError, Scalar
 from ..patches import extract_patches
 from .base import JobContext, Method, MethodInput, StyleSource
-from .gatys import OPTIMISER_PARAMS
+from .gatys import OPTIMISER_PARAMS, optimise_pixels
 
 PATCH = 3
 LOSS_SCALE_PER_PIXEL = 10.0
@@ -192,17 +193,18 @@ class MRF(Method):
         _, _, height, width = job.content.shape
         levels = pyramid(height, width, int(p["steps"]), int(p["coarse_steps"]), int(p["start_size"]))
         self._check_sizes(job, levels[0].height, levels[0].width, float(p["style_scale"]), style_weights, scales)
-        total = sum(level.steps for level in levels)
-        optimizer = str(p["optimizer"])
-        lr = float(p["learning_rate"]) or (1.0 if optimizer == "lbfgs" else 8.0)
         cw, sw, tw = float(p["content_weight"]), float(p["style_weight"]), float(p["tv_weight"])
         dtype = precision.resolve(str(p["precision"]), ctx.device)
         match_every = int(p["match_every"])
         generator = torch.Generator().manual_seed(int(p["seed"]))
-        done = 0
-        x: torch.Tensor | None = None
-        for level in levels:
-            size = (level.height, level.width)
+
+        def loss_scale(size: tuple[int, int]) -> float:
+            # The relative losses are O(1): their gradients in VGG19's 0..255 input space are so small that
+            # L-BFGS's curvature test drops every pair and it stalls. Scaling by the pixel count keeps the
+            # gradient per pixel the same at every size; the scale cancels in the steps and in the reports.
+            return LOSS_SCALE_PER_PIXEL * size[0] * size[1]
+
+        def objective_at(size: tuple[int, int]) -> Callable[[torch.Tensor], torch.Tensor]:
             content = resize(job.content, *size)
             with torch.no_grad(), precision.autocast(ctx.device, dtype):
                 content_feats = vgg(content, list(content_weights))
@@ -213,46 +215,31 @@ class MRF(Method):
             }
             content_loss = ContentLoss(content_feats, relative)
             mrf_losses = self._mrf_losses(job, style, vgg, size, p, style_weights, rotations, scales, dtype)
-            if x is None:
-                start = content if str(p["init"]) == "content" else torch.rand(content.shape, generator=generator)
-                x = vgg.preprocess(start.to(content))
-            else:
-                x = vgg.preprocess(resize(vgg.deprocess(x), *size))
             evaluations = [0]
-            # The relative losses are O(1): their gradients in VGG19's 0..255 input space are so small that
-            # L-BFGS's curvature test drops every pair and it stalls. Scaling by the pixel count keeps the
-            # gradient per pixel the same at every size; the scale cancels in the steps and in the reports.
-            scale = LOSS_SCALE_PER_PIXEL * size[0] * size[1]
+            scale = loss_scale(size)
 
-            def objective(
-                image: torch.Tensor, cl=content_loss, ml=mrf_losses, count=evaluations, scale=scale
-            ) -> torch.Tensor:
+            def objective(image: torch.Tensor) -> torch.Tensor:
                 with precision.autocast(ctx.device, dtype):
                     feats = vgg.features(image, layers)
                 feats = {k: v.float() for k, v in feats.items()}
-                if count[0] % match_every == 0:
-                    for layer, loss in ml.items():
+                if evaluations[0] % match_every == 0:
+                    for layer, loss in mrf_losses.items():
                         loss.match(feats[layer])
-                count[0] += 1
-                total_loss = cw * cl(feats) + sw * sum(style_weights[k] * loss(feats[k]) for k, loss in ml.items())
+                evaluations[0] += 1
+                style_loss = sum(style_weights[k] * loss(feats[k]) for k, loss in mrf_losses.items())
+                total_loss = cw * content_loss(feats) + sw * style_loss
                 if tw:
                     total_loss = total_loss + tw * total_variation(vgg.deprocess(image))
                 return scale * total_loss
 
-            def on_step(
-                step: int,
-                loss: float,
-                image: torch.Tensor,
-                offset: int = done,
-                stage: str = f"optimising {size[1]}x{size[0]}",
-                scale: float = scale,
-            ) -> None:
-                ctx.progress(stage, offset + step, total, loss / scale, lambda: vgg.deprocess(image).clamp(0, 1))
+            return objective
 
-            x = optimise(x, objective, level.steps, optimizer, lr, on_step)
-            done += level.steps
-        assert x is not None
-        return vgg.deprocess(x).clamp(0, 1)
+        def first(size: tuple[int, int]) -> torch.Tensor:
+            content = resize(job.content, *size)
+            start = content if str(p["init"]) == "content" else torch.rand(content.shape, generator=generator)
+            return vgg.preprocess(start.to(content))
+
+        return optimise_pixels(vgg, ctx, p, levels, objective_at, first, loss_scale)
 
     def _check_sizes(
         self,

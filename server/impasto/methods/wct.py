@@ -13,9 +13,9 @@ import torch
 from ..feature_stats import Moments, moments, wct
 from ..networks.decoders import LEVELS
 from ..networks.vgg import parse_layers
-from ..params import Param, ParamError, Scalar
+from ..params import Param, ParamError
 from . import feature_codec
-from .base import JobContext, Method, MethodInput
+from .base import JobContext, MethodInput
 
 # relu5_1 lies behind four poolings.
 MULTIPLE = 16
@@ -37,16 +37,17 @@ def level_alphas(alpha: float, overrides: str) -> dict[str, float]:
     return alphas
 
 
-class WCT(Method):
+class WCT(feature_codec.FeatureTransfer):
     name = "wct"
     title = "Whitening and colouring (universal style transfer)"
     description = (
         "Li et al. 2017: matches the full covariance of the style's features at five depths, coarse to fine. "
         "Takes any picture; fast with the published decoders installed; blends styles and follows paired regions."
     )
-    max_styles = 8
+    multiple = MULTIPLE
+    bytes_per_pixel = BYTES_PER_PIXEL
+    base_bytes = 600 << 20
     takes_mask = True
-    takes_label_maps = True
     supports_preserve_color = True
     params = (
         Param(
@@ -71,16 +72,9 @@ class WCT(Method):
         ),
     )
 
-    def working_size(self, height: int, width: int, params: dict[str, Scalar]) -> tuple[int, int]:
-        return feature_codec.working_size(height, width, int(params["size"]), MULTIPLE)
-
-    def estimate_bytes(self, height: int, width: int, params: dict[str, Scalar]) -> int:
-        return BYTES_PER_PIXEL * height * width + (600 << 20)
-
     def run(self, job: MethodInput, ctx: JobContext) -> torch.Tensor:
         p = job.params
-        if not job.styles or any(s.image is None for s in job.styles):
-            raise ParamError("wct needs at least one style picture")
+        self.check_styles(job)
         alphas = {level: a for level, a in level_alphas(float(p["alpha"]), str(p["level_alpha"])).items() if a > 0}
         if not alphas:
             return job.content

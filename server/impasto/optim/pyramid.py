@@ -52,6 +52,8 @@ def resize(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
 
 
 StepCallback = Callable[[int, float, torch.Tensor], None]
+# Step sizes the optimisers start from when a method's learning_rate is 0 ("automatic").
+DEFAULT_LR = {"lbfgs": 1.0, "adam": 8.0}
 # A step whose loss is this many times the best so far is undone.
 OVERSHOOT = 4.0
 RECOVERY_STEPS = 3
@@ -71,6 +73,7 @@ def optimise(
     One L-BFGS step is one function evaluation, so a step costs the same with either
     optimiser and progress counts honestly; on_step may raise to cancel.
     """
+    lr = lr or DEFAULT_LR.get(optimizer, 1.0)
     x = image.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
 
     def make_optimizer(kind: str = optimizer, rate: float = lr) -> torch.optim.Optimizer:
@@ -118,3 +121,38 @@ def optimise(
         if on_step is not None:
             on_step(step, last[0], x.detach())
     return x.detach()
+
+
+Size = tuple[int, int]
+
+
+def optimise_levels(
+    levels: list[Level],
+    objective_at: Callable[[Size], Callable[[torch.Tensor], torch.Tensor]],
+    first: Callable[[Size], torch.Tensor],
+    carry: Callable[[torch.Tensor, Size], torch.Tensor],
+    on_step: Callable[[Size, int, int, float, torch.Tensor], None],
+    optimizer: str = "lbfgs",
+    lr: float = 0.0,
+) -> torch.Tensor:
+    """Coarse-to-fine optimisation: each level's objective minimised from the previous level's result.
+
+    objective_at(size) builds a level's objective; first(size) is the start at the coarsest level and
+    carry(x, size) brings a result up to the next; on_step(size, step, total, loss, x) counts steps over
+    all levels, so one progress bar spans the pyramid.
+    """
+    total = sum(level.steps for level in levels)
+    done = 0
+    x: torch.Tensor | None = None
+    for level in levels:
+        size = (level.height, level.width)
+        objective = objective_at(size)
+        x = first(size) if x is None else carry(x, size)
+
+        def step(n: int, loss: float, image: torch.Tensor, offset: int = done, size: Size = size) -> None:
+            on_step(size, offset + n, total, loss, image)
+
+        x = optimise(x, objective, level.steps, optimizer, lr, step)
+        done += level.steps
+    assert x is not None
+    return x
