@@ -31,8 +31,6 @@ class AdaIN(feature_codec.FeatureTransfer):
     )
     multiple = MULTIPLE
     bytes_per_pixel = BYTES_PER_PIXEL
-    takes_mask = True
-    supports_preserve_color = True
     params = (
         Param(
             "alpha",

@@ -47,8 +47,6 @@ class WCT(feature_codec.FeatureTransfer):
     multiple = MULTIPLE
     bytes_per_pixel = BYTES_PER_PIXEL
     base_bytes = 600 << 20
-    takes_mask = True
-    supports_preserve_color = True
     params = (
         Param(
             "alpha",
