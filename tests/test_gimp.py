@@ -42,6 +42,7 @@ SCENARIOS = [
     "u16_feathered_keep_colours",
     "float_selection_layer_from_layer",
     "gray_offset_layer_whole",
+    "paired_selections",
     "daemon_down",
     "bad_arguments",
     "cancel_then_next_job",

@@ -373,6 +373,28 @@ def test_krita_projection_and_layer_styles(krita_report: dict[str, Any]) -> None
     assert record["style_doc_layers"] == ["Background", "source"]
 
 
+PAIR_RED, PAIR_BLUE = np.array([199, 41, 31]), np.array([31, 61, 199])  # the driver's two_palettes()
+
+
+@pytest.mark.editors
+@pytest.mark.parametrize("name", ["paired_documents", "paired_local_selection"])
+def test_krita_selections_pair_with_the_style_layers_selection(krita_report: dict[str, Any], name: str) -> None:
+    """Selected ↔ the style's selected (red) half, the rest ↔ its rest (blue), over the whole layer."""
+    record = scenario(krita_report, name)
+    assert_new_layer_above(record)
+    assert_source_untouched(record)
+    assert record["new_name"].endswith("(selections paired)"), record["new_name"]
+    result = raw(record, "result", "U8")[..., [2, 1, 0, 3]]  # Krita's B,G,R,A
+    selected = selection_mask(record)
+    assert selected[: selected.shape[0] // 2].all() and not selected[selected.shape[0] // 2 + 1 :].any()
+    assert (result[..., 3] == 255).all(), "paired selections stylize the whole layer, not just the selection"
+    inside, outside = result[selected, :3].mean(0), result[~selected, :3].mean(0)
+    nearer = np.linalg.norm(inside - PAIR_BLUE) - np.linalg.norm(inside - PAIR_RED)
+    assert nearer > 30, f"the selected part {inside} is not nearer the style's selected red half"
+    nearer = np.linalg.norm(outside - PAIR_RED) - np.linalg.norm(outside - PAIR_BLUE)
+    assert nearer > 30, f"the rest {outside} is not nearer the style's unselected blue half"
+
+
 @pytest.mark.editors
 @pytest.mark.parametrize(
     ("name", "code", "words"),

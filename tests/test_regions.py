@@ -9,7 +9,8 @@ import pytest
 from PIL import Image as PILImage
 
 from impasto import cli, regions
-from impasto_client import Client, ImpastoError, Layout, SampleType
+from impasto_client import Client, Image, ImpastoError, Layout, SampleType
+from impasto_client.selections import invert, plan_selections
 
 from .conftest import as_array, rgb_image
 
@@ -171,3 +172,66 @@ def test_cli_label_maps(tmp_path: Path) -> None:
     # Label maps of the wrong size: exit 2 with the daemon's sentence.
     PILImage.fromarray(np.zeros((10, 10, 3), np.uint8)).save(tmp_path / "tiny.png")
     assert cli.main(["stylize", *argv, "--content-labels", str(tmp_path / "tiny.png"), *params]) == 2
+
+
+# ---------------------------------------------------------------- editors' selections as regions
+
+
+def selection(array: np.ndarray) -> Image:
+    """A GRAY 8-bit selection from the white part of a halves() picture."""
+    return rgb_image(grey_mask(array))
+
+
+TOP, LEFT = halves(0, (255, 255, 255), (0, 0, 0)), halves(1, (255, 255, 255), (0, 0, 0))
+
+
+def test_selections_pair_selected_with_selected_and_the_rest_with_the_rest(client: Client) -> None:
+    content, style = rgb_image(grey_texture()), rgb_image(two_palette_style())
+    plan = plan_selections((W, H), selection(TOP), [style], [selection(LEFT)], takes_label_maps=True)
+    assert plan.paired and plan.mask is None  # the whole layer is stylized
+    assert set(plan.content_labels) == set(plan.style_labels[0]) == {"selection", "rest"}
+    result = client.stylize(
+        content,
+        plan.styles,
+        params=FAST,
+        mask=plan.mask,
+        content_labels=plan.content_labels,
+        style_labels=plan.style_labels,
+    ).result()
+    top, bottom = half_means(as_array(result))
+    assert closer(top, RED, BLUE) > 40  # selected (top) from the style's selected (red, left) part
+    assert closer(bottom, BLUE, RED) > 40  # the rest from the rest
+
+
+def test_a_style_selection_alone_chooses_the_part_of_the_style(client: Client) -> None:
+    content, style = grey_texture(), rgb_image(two_palette_style())
+    params = {**FAST, "steps": 100}  # one region to move all the way from grey: more steps than two
+    plan = plan_selections((W, H), None, [style], [selection(LEFT)], takes_label_maps=True)
+    kwargs = {"content_labels": plan.content_labels, "style_labels": plan.style_labels}
+    result = as_array(client.stylize(rgb_image(content), plan.styles, params=params, **kwargs).result())
+    for half in half_means(result):
+        assert closer(half, RED, BLUE) > 40
+    # "Stylize selection" keeps the result inside the content's selection, all of it from the style's.
+    plan = plan_selections((W, H), selection(TOP), [style], [selection(LEFT)], takes_label_maps=True, restrict=True)
+    assert plan.mask is not None and set(plan.content_labels) == {"selection"}
+    kwargs = {"content_labels": plan.content_labels, "style_labels": plan.style_labels}
+    result = as_array(client.stylize(rgb_image(content), plan.styles, params=params, mask=plan.mask, **kwargs).result())
+    assert closer(result[: H // 2].reshape(-1, 3).mean(0), RED, BLUE) > 40
+    assert np.array_equal(result[H // 2 :], content[H // 2 :])  # outside the selection, untouched
+
+
+def test_selections_without_pairing() -> None:
+    style = rgb_image(two_palette_style())
+    # No style selection, or one that selects nothing or everything: the content's selection is a mask.
+    for style_selection in (None, selection(np.zeros((H, W, 3), np.uint8)), selection(np.full((H, W, 3), 255))):
+        plan = plan_selections((W, H), selection(TOP), [style], [style_selection], takes_label_maps=True)
+        assert not plan.paired and plan.mask is not None and plan.styles == [style]
+    # A method that cannot pair regions gets the selected part of the style, weight kept.
+    plan = plan_selections((W, H), selection(TOP), [(style, 0.5)], [selection(LEFT)], takes_label_maps=False)
+    assert not plan.paired and plan.mask is not None
+    cropped, weight = plan.styles[0]
+    assert (cropped.width, cropped.height, weight) == (W // 2, H, 0.5)
+    assert closer(as_array(cropped).reshape(-1, 3).mean(0), RED, BLUE) > 100
+    assert invert(selection(TOP)).data == selection(halves(0, (0, 0, 0), (255, 255, 255))).data
+    with pytest.raises(ValueError, match="8-bit greyscale"):
+        plan_selections((W, H), None, [style], [style], takes_label_maps=True)

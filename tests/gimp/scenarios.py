@@ -8,6 +8,7 @@ raises at the end so GIMP's batch exit status is 64 and nothing passes silently.
 """
 
 import json
+import math
 import os
 import struct
 import time
@@ -23,6 +24,7 @@ with open(os.environ["IMPASTO_TEST_CONFIG"]) as config_file:
     CONFIG = json.load(config_file)
 PDB = Gimp.get_pdb()
 FAST = json.dumps(CONFIG["fast_params"])
+PAIRED = json.dumps({"size": 40, "steps": 150, "coarse_steps": 0})  # colours travel all the way from grey
 MAIN = "python-fu-impasto-stylize"
 KEEP = "python-fu-impasto-stylize-keep-colors"
 SELECTION = "python-fu-impasto-stylize-selection"
@@ -262,6 +264,71 @@ def gray_offset_layer_whole():
     return f"style {style}: {changed}/{selected} pixels stylized in {seconds:.1f} s"
 
 
+def noise(x, y):
+    """A fixed pseudo-random value in [-1, 1] per pixel."""
+    return math.sin(x * 12.9898 + y * 78.233) * 43758.5453 % 2.0 - 1.0
+
+
+def fill(layer, colour_at):
+    w, h = layer.get_width(), layer.get_height()
+    values = [v for y in range(h) for x in range(w) for v in (*colour_at(x, y), 1.0)]
+    buffer = layer.get_buffer()
+    buffer.set(Gegl.Rectangle.new(0, 0, w, h), "R'G'B'A float", struct.pack(f"<{len(values)}f", *values))
+    buffer.flush()
+
+
+def mean_colour(data, w, rows):
+    """The mean R'G'B' (0..255) of the given rows of u8 RGBA pixels."""
+    sums = [0.0, 0.0, 0.0]
+    for y in rows:
+        for x in range(w):
+            for c in range(3):
+                sums[c] += data[(y * w + x) * 4 + c]
+    count = len(rows) * w
+    return [v / count for v in sums]
+
+
+def nearer(colour, partner, other):
+    """How much nearer `colour` is to `partner` than to `other`."""
+    return math.dist(colour, other) - math.dist(colour, partner)
+
+
+def paired_selections():
+    """The plain case: the style image's selection pairs with the layer's, the rest with the rest.
+
+    A grey layer, its top half selected; a style whose left half (red) is selected and right
+    half blue. Neural Style stylizes the whole layer: top from red, bottom from blue.
+    Stylize Selection keeps to the selection and takes it all from the style's selection.
+    """
+    red, blue = (0.78, 0.16, 0.12), (0.12, 0.24, 0.78)
+    style_image = new_image(Gimp.Precision.U8_NON_LINEAR)
+    style_layer = add_layer(style_image, "palettes")
+    fill(style_layer, lambda x, y: [min(1, max(0, c + 0.12 * noise(x, y))) for c in (red if x < W // 2 else blue)])
+    style_image.select_rectangle(Gimp.ChannelOps.REPLACE, 0, 0, W // 2, H)
+    image = new_image(Gimp.Precision.U8_NON_LINEAR)
+    source = add_layer(image, "grey")
+    fill(source, lambda x, y: [0.5 + 0.15 * noise(x, y)] * 3)
+    image.select_rectangle(Gimp.ChannelOps.REPLACE, 0, 0, W, H // 2)
+    fmt = "R'G'B'A u8"
+    before = pixels(source, fmt)
+    layer, seconds = succeed(MAIN, image, source, style="", style_layer=style_layer, params=PAIRED)
+    check(pixels(source, fmt) == before, "the source layer changed")
+    above(image, layer, source)
+    after = pixels(layer, fmt)
+    rest = range(H // 2, H)
+    check(mean_colour(after, W, rest) != mean_colour(before, W, rest), "the unselected rest was not stylized")
+    red255, blue255 = [c * 255 for c in red], [c * 255 for c in blue]
+    top, bottom = mean_colour(after, W, range(H // 2)), mean_colour(after, W, rest)
+    check(nearer(top, red255, blue255) > 30, f"the selected top {top} is not nearer the style's selected red")
+    check(nearer(bottom, blue255, red255) > 30, f"the rest {bottom} is not nearer the style's unselected blue")
+    alone, more = succeed(SELECTION, image, source, style="", style_layer=style_layer, params=PAIRED)
+    geometry = (alone.get_width(), alone.get_height(), tuple(alone.get_offsets()[1:]))
+    check(geometry == (W, H // 2, (0, 0)), f"the selection layer is {geometry}")
+    whole = mean_colour(pixels(alone, fmt), W, range(H // 2))
+    check(nearer(whole, red255, blue255) > 30, f"Stylize Selection {whole} is not nearer the style's selected red")
+    return f"top {top}, rest {bottom} in {seconds:.1f} s; selection alone {whole} in {more:.1f} s"
+
+
 def daemon_down():
     image = new_image(Gimp.Precision.U8_NON_LINEAR)
     source = add_layer(image, "photo")
@@ -362,6 +429,7 @@ for function in (
     u16_feathered_keep_colours,
     float_selection_layer_from_layer,
     gray_offset_layer_whole,
+    paired_selections,
     daemon_down,
     bad_arguments,
     cancel_then_next_job,

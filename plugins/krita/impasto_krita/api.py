@@ -18,6 +18,7 @@ from typing import Any
 
 from impasto_client import Client, Image, ImpastoError, Layout, SampleType, StylizeEvent
 from impasto_client.client import ParamScalar, Style, StylizeCall
+from impasto_client.selections import SelectionPlan, plan_selections
 
 from . import pixels
 from .errors import StylizeError
@@ -53,7 +54,8 @@ class Request:
     coverage: bytes | None  # selection, one byte per pixel of the source rectangle; None: everything
     outside: str
     method: str
-    styles: list[Style]
+    # The mask, styles and region labels to send, from the source's and the styles' selections.
+    plan: SelectionPlan
     params: dict[str, ParamScalar]
     preserve_color: str
     preview_every: int
@@ -61,12 +63,12 @@ class Request:
 
     @property
     def mask(self) -> Image | None:
-        if self.coverage is None:
-            return None
+        """The mask the daemon gets: None where the whole layer is stylized."""
+        if self.plan.mask is None or self.outside != "transparent":
+            return self.plan.mask
         # Cutting away the outside afterwards applies soft edges once, so the daemon
         # stylizes every partly selected pixel fully; keeping the layer lets it blend.
-        coverage = pixels.binarize(self.coverage) if self.outside == "transparent" else self.coverage
-        return pixels.mask_image(coverage, self.width, self.height)
+        return pixels.mask_image(pixels.binarize(self.plan.mask.data), self.width, self.height)
 
 
 def _krita() -> Any:
@@ -142,8 +144,18 @@ def _read_source(doc: Any, node: Any, source: str) -> tuple[Any, tuple[int, int,
     return node, (x, y, w, h), fmt, _read_node(node, x, y, w, h, fmt)
 
 
-def _coverage(doc: Any, rect: tuple[int, int, int, int], mode: str, what: str) -> bytes | None:
-    selection = doc.selection() if mode != "ignore" else None
+def _local_selection(node: Any) -> Any:
+    """The layer's own (local) selection, which Krita's tools and filters use instead of the image's."""
+    if node is None:
+        return None
+    masks = [c for c in node.childNodes() if c.type() == "selectionmask" and c.visible()]
+    return masks[0].selection() if masks else None
+
+
+def _coverage(doc: Any, node: Any, rect: tuple[int, int, int, int], mode: str, what: str) -> bytes | None:
+    selection = None
+    if mode != "ignore":
+        selection = _local_selection(node) or doc.selection()
     if selection is None:
         if mode == "require":
             raise StylizeError("NO_SELECTION", "nothing is selected: select the area to stylize first")
@@ -184,6 +196,21 @@ def image_from_layer(node: Any) -> Image:
     return pixels.to_wire(bytes(node.projectionPixelData(x, y, w, h)), w, h, fmt)
 
 
+def style_selection(node: Any, content_doc: Any) -> Image | None:
+    """What is selected of a style layer, over its bounds: its local selection, else its
+    document's selection when that is another document (the content's own document's
+    selection says what to stylize, not which part of the style to use)."""
+    selection = _local_selection(node)
+    if selection is None:
+        doc = next((d for d in _krita().documents() if find_node(d, node.uniqueId()) is not None), None)
+        selection = doc.selection() if doc is not None and doc != content_doc else None
+    if selection is None:
+        return None
+    rect = node.bounds()
+    x, y, w, h = rect.x(), rect.y(), rect.width(), rect.height()
+    return pixels.mask_image(bytes(selection.pixelData(x, y, w, h)), w, h)
+
+
 def walk(doc: Any) -> Iterator[Any]:
     """Every node of the document, depth-first from the bottom of the layer stack."""
     pending = list(reversed(doc.rootNode().childNodes()))
@@ -206,17 +233,22 @@ def find_layer(doc: Any, name: str) -> Any:
     raise StylizeError("NOT_FOUND", f"no layer called {name!r} in '{doc.name() or 'the image'}'")
 
 
-def resolve_styles(style: StyleSpec | Sequence[StyleSpec] | None, doc: Any) -> tuple[list[Style], str]:
-    """Turns the script's style argument into the client's style inputs and a label for the layer name."""
+def resolve_styles(
+    style: StyleSpec | Sequence[StyleSpec] | None, doc: Any
+) -> tuple[list[Style], list[Image | None], str]:
+    """The script's style argument as the client's style inputs, what is selected of each
+    (layers only), and a label for the layer name."""
     if style is None:
-        return [], ""
+        return [], [], ""
     items = list(style) if isinstance(style, list) else [style]
     styles: list[Style] = []
+    selections: list[Image | None] = []
     labels: list[str] = []
     for item in items:
         weight = None
         if isinstance(item, tuple):
             item, weight = item
+        selection = None
         if isinstance(item, Image):
             value: str | Image = item
             labels.append("image")
@@ -225,18 +257,19 @@ def resolve_styles(style: StyleSpec | Sequence[StyleSpec] | None, doc: Any) -> t
             labels.append(os.path.splitext(os.path.basename(item))[0])
         elif isinstance(item, str) and item.startswith("layer:"):
             node = find_layer(doc, item[len("layer:") :])
-            value = image_from_layer(node)
+            value, selection = image_from_layer(node), style_selection(node, doc)
             labels.append(node.name())
         elif isinstance(item, str):
             value = item  # a built-in style id; the daemon says if it does not know it
             labels.append(item)
         elif hasattr(item, "projectionPixelData"):
-            value = image_from_layer(item)
+            value, selection = image_from_layer(item), style_selection(item, doc)
             labels.append(item.name())
         else:
             raise StylizeError("INVALID_ARGUMENT", f"cannot use {item!r} as a style")
         styles.append(value if weight is None else (value, float(weight)))
-    return styles, " + ".join(labels)
+        selections.append(selection)
+    return styles, selections, " + ".join(labels)
 
 
 # ---------------------------------------------------------------- the three phases
@@ -256,8 +289,14 @@ def prepare(
     style_label: str | None = None,
     document: Any = None,
     node: Any = None,
+    takes_label_maps: bool = True,
 ) -> Request:
-    """Snapshots what a job sends (GUI thread). Raises StylizeError without touching the document."""
+    """Snapshots what a job sends (GUI thread). Raises StylizeError without touching the document.
+
+    A style layer with a selection of its own pairs it with the source's selection (see
+    impasto_client.selections); `takes_label_maps` is the method's MethodInfo field.
+    selection="require" keeps the result inside the source's selection even then.
+    """
     _choice("source", source, SOURCES)
     _choice("selection", selection, SELECTION_MODES)
     _choice("outside", outside, OUTSIDE_MODES)
@@ -265,13 +304,23 @@ def prepare(
     doc = _document(document)
     src, rect, fmt, raw = _read_source(doc, node, source)
     what = f"the layer '{src.name()}'" if src is not None else "the image"
-    coverage = _coverage(doc, rect, selection, what)
-    styles, label = resolve_styles(style, doc)
+    coverage = _coverage(doc, src, rect, selection, what)
+    x, y, w, h = rect
+    styles, style_selections, label = resolve_styles(style, doc)
+    plan = plan_selections(
+        (w, h),
+        pixels.mask_image(coverage, w, h) if coverage is not None else None,
+        styles,
+        style_selections if selection != "ignore" else [],
+        takes_label_maps=takes_label_maps,
+        restrict=selection == "require",
+    )
     if layer_name is None:
         layer_name = " · ".join(filter(None, (method, style_label or label)))
         if preserve_color != "none":
             layer_name += " (colours kept)"
-    x, y, w, h = rect
+        if plan.paired:
+            layer_name += " (selections paired)"
     return Request(
         document=doc,
         source_id=src.uniqueId() if src is not None else None,
@@ -285,7 +334,7 @@ def prepare(
         coverage=coverage,
         outside=outside,
         method=method,
-        styles=styles,
+        plan=plan,
         params=dict(params or {}),
         preserve_color=preserve_color,
         preview_every=preview_every,
@@ -303,12 +352,14 @@ def run(
     try:
         call = client.stylize(
             request.content,
-            request.styles,
+            request.plan.styles,
             method=request.method,
             mask=request.mask,
             params=request.params,
             preserve_color=request.preserve_color,
             preview_every=request.preview_every,
+            content_labels=request.plan.content_labels,
+            style_labels=request.plan.style_labels,
         )
         if on_call is not None:
             on_call(call)
@@ -329,8 +380,8 @@ def result_pixels(request: Request, result: Image) -> bytes:
         data = pixels.from_wire(result, request.fmt)
     except ValueError as err:
         raise StylizeError("INTERNAL", str(err)) from None
-    if request.coverage is None:
-        return data
+    if request.coverage is None or request.plan.mask is None:
+        return data  # nothing selected, or selections paired: the whole layer is the result
     if request.outside == "keep":
         return pixels.restore_unselected(data, request.original, request.coverage, 4 * request.fmt.krita_sample_size)
     return pixels.cut_to_selection(data, request.coverage, request.fmt.depth)
@@ -393,22 +444,29 @@ def stylize_active(
     message and leaves the document as it was.
     """
     setup_log()
-    request = prepare(
-        method,
-        style,
-        params,
-        preserve_color,
-        source=source,
-        selection=selection,
-        outside=outside,
-        preview_every=preview_every,
-        layer_name=layer_name,
-        document=document,
-        node=node,
-    )
-    LOG.info("stylize_active: %s on %dx%d (%s)", method, request.width, request.height, request.fmt.depth)
+    _document(document)  # no document: say so before starting a daemon
     client = connect(server, autostart=autostart)
     try:
+        try:
+            info = next((m for m in client.list_methods() if m.name == method), None)
+        except ImpastoError as err:
+            raise StylizeError(err.code, err.message) from None
+        request = prepare(
+            method,
+            style,
+            params,
+            preserve_color,
+            source=source,
+            selection=selection,
+            outside=outside,
+            preview_every=preview_every,
+            layer_name=layer_name,
+            document=document,
+            node=node,
+            # An unknown method is the daemon's to explain, when the job is sent.
+            takes_label_maps=info.takes_label_maps if info is not None else True,
+        )
+        LOG.info("stylize_active: %s on %dx%d (%s)", method, request.width, request.height, request.fmt.depth)
         result = run(request, client, on_event)
     finally:
         client.close()

@@ -216,8 +216,9 @@ class StylizeForm(QWidget):
         file_row.addWidget(browse)
         self.style_pages[FILE] = file_page
         layer_page = QWidget()
-        layer_row = QHBoxLayout(layer_page)
-        layer_row.setContentsMargins(0, 0, 0, 0)
+        layer_column = QVBoxLayout(layer_page)
+        layer_column.setContentsMargins(0, 0, 0, 0)
+        layer_row = QHBoxLayout()
         self.style_layer = _combo()
         self.style_layer.setObjectName("impasto_style_layer")
         reload_layers = QToolButton()
@@ -226,6 +227,18 @@ class StylizeForm(QWidget):
         reload_layers.clicked.connect(self.refresh_layers)
         layer_row.addWidget(self.style_layer, 1)
         layer_row.addWidget(reload_layers)
+        layer_column.addLayout(layer_row)
+        # The plain case of region transfer needs no controls, only a word on how to ask for it.
+        pairing = QLabel(
+            "A selection in the style's document (or a local selection on the style layer) pairs with "
+            "this layer's selection: selected ↔ selected, the rest ↔ the rest."
+        )
+        pairing.setObjectName("impasto_pairing_hint")
+        pairing.setWordWrap(True)
+        hint_font = pairing.font()
+        hint_font.setPointSizeF(hint_font.pointSizeF() * 0.9)
+        pairing.setFont(hint_font)
+        layer_column.addWidget(pairing)
         self.style_pages[LAYER] = layer_page
         for page in self.style_pages.values():
             style_layout.addWidget(page)
@@ -426,6 +439,7 @@ class StylizeForm(QWidget):
             "params": params,
             "preserve_color": self.colors.currentData() if self.colors.isEnabled() else "none",
             "source": self.source.currentData(),
+            "takes_label_maps": info.takes_label_maps,
             "outside": self.outside.currentData(),
             "preview_every": PREVIEW_EVERY if self.preview.isChecked() else 0,
         }

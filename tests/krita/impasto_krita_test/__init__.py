@@ -37,6 +37,7 @@ DEAD = os.environ.get("IMPASTO_TEST_DEAD", "127.0.0.1:9")
 STYLE = os.environ.get("IMPASTO_TEST_STYLE", "")
 ONLY = [s for s in os.environ.get("IMPASTO_TEST_ONLY", "").split(",") if s]
 FAST = {"size": 64, "steps": 15, "coarse_steps": 0}
+PAIRED = {"size": 52, "steps": 150, "coarse_steps": 0}  # enough for colours to travel all the way from grey
 W, H = 64, 48
 LAYER_RECT = (4, 4, 52, 38)  # the source layer's painted area, so its bounds differ from the image's
 SELECTION = (16, 12, 24, 18)
@@ -332,6 +333,73 @@ def scenario_no_selection(record: dict[str, Any]) -> Steps:
     _failure(record, doc, source, selection="require")
 
 
+def noise(x: int, y: int) -> float:
+    """A fixed pseudo-random value in [-1, 1] per pixel (no numpy inside Krita)."""
+    return math.sin(x * 12.9898 + y * 78.233) * 43758.5453 % 2.0 - 1.0
+
+
+def grey_texture(w: int, h: int) -> bytes:
+    """The same grey texture everywhere: any colour difference between parts comes from the regions."""
+    return b"".join(encode([0.5 + 0.15 * noise(x, y)] * 3 + [1.0], "U8") for y in range(h) for x in range(w))
+
+
+def two_palettes(w: int, h: int) -> bytes:
+    """Red on the left, blue on the right, with texture (PAIR_RED / PAIR_BLUE in the test)."""
+    red, blue = (0.78, 0.16, 0.12), (0.12, 0.24, 0.78)
+    return b"".join(
+        encode([min(1.0, max(0.0, c + 0.12 * noise(x, y))) for c in (red if x < w // 2 else blue)] + [1.0], "U8")
+        for y in range(h)
+        for x in range(w)
+    )
+
+
+def _paired(record: dict[str, Any], doc: Any, source: Any, style: Any) -> None:
+    """Stylizes the top half of a grey layer with `style`, whose left (red) half is selected."""
+    x, y, w, h = LAYER_RECT
+    source.setPixelData(QByteArray(grey_texture(w, h)), x, y, w, h)
+    doc.refreshProjection()
+    doc.waitForDone()
+    select(doc, (x, y, w, h // 2))
+    snapshot(record, "before", doc, source)
+    dump(record, "mask", doc.selection().pixelData(x, y, w, h))
+    node = stylize(style=style, params=PAIRED)
+    new_layer_facts(record, doc, source, node)
+    dump(record, "result", node.pixelData(x, y, w, h))
+    snapshot(record, "after", doc, source)
+
+
+def scenario_paired_documents(record: dict[str, Any]) -> Steps:
+    """The plain case: a selection in the style's own document pairs with the layer's selection."""
+    style_doc, style_layer = yield from make_document("U8")
+    x, y, w, h = LAYER_RECT
+    style_layer.setPixelData(QByteArray(two_palettes(w, h)), x, y, w, h)
+    style_doc.refreshProjection()
+    style_doc.waitForDone()
+    select(style_doc, (x, y, w // 2, h))
+    doc, source = yield from make_document("U8")
+    _paired(record, doc, source, style_layer)
+
+
+def scenario_paired_local_selection(record: dict[str, Any]) -> Steps:
+    """A style layer of the same document says which part of it to use with a local selection."""
+    doc, source = yield from make_document("U8")
+    x, y, w, h = LAYER_RECT
+    style_layer = doc.createNode("palettes", "paintlayer")
+    style_layer.setPixelData(QByteArray(two_palettes(w, h)), x, y, w, h)
+    doc.rootNode().addChildNode(style_layer, None)
+    local = doc.createSelectionMask("left half")
+    left = Selection()
+    left.select(x, y, w // 2, h, 255)
+    local.setSelection(left)
+    style_layer.addChildNode(local, None)
+    doc.waitForDone()
+    yield 100
+    if not (yield from wait_for(lambda: doc.activeNode().uniqueId() == source.uniqueId(), 5.0)):
+        doc.setActiveNode(source)
+        yield 200
+    _paired(record, doc, source, "layer:palettes")
+
+
 def scenario_channel_order(record: dict[str, Any]) -> Steps:
     """Pure red written through the plugin's conversion shows as red in Krita's own rendering."""
     from impasto_krita import pixels
@@ -541,6 +609,8 @@ SCENARIOS = [
     ("f32_layer", scenario_f32_layer),
     ("projection", scenario_projection),
     ("style_layer", scenario_style_layer),
+    ("paired_documents", scenario_paired_documents),
+    ("paired_local_selection", scenario_paired_local_selection),
     ("dead_server", scenario_dead_server),
     ("unsupported", scenario_unsupported),
     ("no_selection", scenario_no_selection),

@@ -44,8 +44,10 @@ class ProcedureSpec:
 
 
 _STYLE_HELP = (
-    "The style is a built-in style id, an image file, or a layer of an open image. The result is "
-    "added as a new layer above the active one; the active layer itself is never changed."
+    "The style is a built-in style id, an image file, or a layer of an open image. A selection in the "
+    "style layer's own image pairs with this image's selection: the selected part from the selected part, "
+    "the rest from the rest. The result is added as a new layer above the active one; the active layer "
+    "itself is never changed."
 )
 PROCEDURES = {
     spec.name: spec
@@ -135,6 +137,7 @@ def run_procedure(
 ) -> Gimp.Layer:
     """Runs one procedure call to the end and returns the new layer; raises Failure."""
     from impasto_client import ImpastoError
+    from impasto_client.selections import plan_selections
 
     from . import pixels
 
@@ -174,14 +177,29 @@ def run_procedure(
             preserve = options.check_preserve_color(config.get_property("preserve-color") or "")
         except OptionError as err:
             raise Failure(str(err)) from None
-        if mask is not None and not method.takes_mask:
-            raise Failure(f"method '{method.name}' cannot work on a selection; select none to stylize the layer")
-
         fmt = pixels.content_format(image, source)
         content = pixels.read(source, fmt)
-        style = choice.builtin or _style_picture(choice)
+        plan = plan_selections(
+            (content.width, content.height),
+            mask,
+            [choice.builtin or _style_picture(choice)],
+            [_style_selection(choice, image)],
+            takes_label_maps=method.takes_label_maps,
+            restrict=not spec.whole_layer,
+        )
+        if plan.mask is not None and not method.takes_mask:
+            raise Failure(f"method '{method.name}' cannot work on a selection; select none to stylize the layer")
         # Masked runs crop to the selection in the daemon, so previews would show only part.
-        call = client.stylize(content, [style], method=method.name, mask=mask, params=params, preserve_color=preserve)
+        call = client.stylize(
+            content,
+            plan.styles,
+            method=method.name,
+            mask=plan.mask,
+            params=params,
+            preserve_color=preserve,
+            content_labels=plan.content_labels,
+            style_labels=plan.style_labels,
+        )
         Gimp.progress_init(f"impasto: {method.title or method.name}")
         # GIMP's progress Cancel kills this process; the dropped stream then cancels the job
         # in the daemon, and the image is untouched because the layer is only made below.
@@ -196,7 +214,7 @@ def run_procedure(
         )
 
     Gimp.progress_set_text("impasto: adding the layer")
-    return _add_layer(spec, image, source, result, fmt, method.name)
+    return _add_layer(spec, image, source, result, fmt, method.name, through_selection=plan.mask is not None)
 
 
 def _show_progress(event: Any) -> None:
@@ -230,10 +248,33 @@ def _style_picture(choice: options.StyleChoice) -> Any:
         loaded.delete()
 
 
+def _style_selection(choice: options.StyleChoice, image: Gimp.Image) -> Any:
+    """What is selected of a style layer in another image; None for files, built-ins and
+    layers of the content's own image (whose selection says what to stylize)."""
+    from . import pixels
+
+    style_image = choice.layer.get_image() if choice.layer is not None else None
+    if style_image is None or style_image == image:
+        return None
+    try:
+        return pixels.selection_mask(style_image, choice.layer)
+    except ValueError:
+        return None  # that image's selection lies beside the style layer: the whole layer is the style
+
+
 def _add_layer(
-    spec: ProcedureSpec, image: Gimp.Image, source: Gimp.Layer, result: Any, fmt: Any, method: str
+    spec: ProcedureSpec,
+    image: Gimp.Image,
+    source: Gimp.Layer,
+    result: Any,
+    fmt: Any,
+    method: str,
+    through_selection: bool = True,
 ) -> Gimp.Layer:
-    """Inserts the result above `source` as one undo step; `source` is only read."""
+    """Inserts the result above `source` as one undo step; `source` is only read.
+
+    `through_selection` False: the whole layer was stylized (selections paired), so all
+    of it is written, whatever is selected."""
     from . import pixels
 
     parent = source.get_parent()
@@ -247,9 +288,12 @@ def _add_layer(
             layer = source.copy()
             layer.set_name(f"{source.get_name()} (impasto {method})")
             image.insert_layer(layer, parent, position)
-            ok, x, y, w, h = layer.mask_intersect()
-            if ok and w > 0 and h > 0:
-                pixels.merge_through_selection(layer, result, fmt, x, y, w, h)
+            if not through_selection:
+                pixels.write(layer, result, fmt, 0, 0, result.width, result.height)
+            else:
+                ok, x, y, w, h = layer.mask_intersect()
+                if ok and w > 0 and h > 0:
+                    pixels.merge_through_selection(layer, result, fmt, x, y, w, h)
         else:
             ok, x, y, w, h = source.mask_intersect()
             if not ok or w <= 0 or h <= 0:
