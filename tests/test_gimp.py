@@ -43,6 +43,7 @@ SCENARIOS = [
     "float_selection_layer_from_layer",
     "gray_offset_layer_whole",
     "paired_selections",
+    "saved_selections_by_name",
     "daemon_down",
     "bad_arguments",
     "cancel_then_next_job",

@@ -396,6 +396,23 @@ def test_krita_selections_pair_with_the_style_layers_selection(krita_report: dic
 
 
 @pytest.mark.editors
+def test_krita_saved_selections_pair_by_name(krita_report: dict[str, Any]) -> None:
+    record = scenario(krita_report, "saved_selections")
+    assert not record["global_selection"]
+    regions = record["new_name"].partition("(regions ")[2].rstrip(")").split(", ")
+    assert sorted(regions) == ["ground", "sky"], record["new_name"]
+    assert_new_layer_above(record)
+    assert_source_untouched(record)
+    result = raw(record, "result", "U8")[..., [2, 1, 0, 3]]
+    assert (result[..., 3] == 255).all(), "the local selections are regions, not the area to stylize"
+    half = result.shape[0] // 2
+    sky, ground = result[:half, :, :3].reshape(-1, 3).mean(0), result[half:, :, :3].reshape(-1, 3).mean(0)
+    # By name: the top ("sky") from the style's blue "sky"; pairing the first local selections would not.
+    assert np.linalg.norm(sky - PAIR_RED) - np.linalg.norm(sky - PAIR_BLUE) > 30, sky
+    assert np.linalg.norm(ground - PAIR_BLUE) - np.linalg.norm(ground - PAIR_RED) > 30, ground
+
+
+@pytest.mark.editors
 @pytest.mark.parametrize(
     ("name", "code", "words"),
     [

@@ -235,3 +235,36 @@ def test_selections_without_pairing() -> None:
     assert invert(selection(TOP)).data == selection(halves(0, (0, 0, 0), (255, 255, 255))).data
     with pytest.raises(ValueError, match="8-bit greyscale"):
         plan_selections((W, H), None, [style], [style], takes_label_maps=True)
+
+
+def test_saved_selections_pair_by_name_and_the_rests_pair(client: Client) -> None:
+    content, style = rgb_image(grey_texture()), rgb_image(two_palette_style())
+    right = halves(1, (0, 0, 0), (255, 255, 255))
+    # Only "sky" is saved on both sides: the content's sky (top) is the style's right (blue) half, and
+    # what no saved selection covers (bottom) takes its look from what none covers in the style (red).
+    plan = plan_selections(
+        (W, H),
+        None,
+        [style],
+        [selection(LEFT)],  # saved selections that pair by name outrank the plain selections
+        takes_label_maps=True,
+        content_regions={"sky": selection(TOP), "unused": selection(np.zeros((H, W, 3), np.uint8))},
+        style_regions=[{"sky": selection(right)}],
+    )
+    assert set(plan.content_labels) == {"sky", "rest"} and set(plan.style_labels[0]) == {"sky", "rest"}
+    kwargs = {"content_labels": plan.content_labels, "style_labels": plan.style_labels}
+    result = client.stylize(content, plan.styles, params={**FAST, "steps": 100}, **kwargs).result()
+    top, bottom = half_means(as_array(result))
+    assert closer(top, BLUE, RED) > 40
+    assert closer(bottom, RED, BLUE) > 40
+    # No shared name: the plain selections decide.
+    plan = plan_selections(
+        (W, H),
+        None,
+        [style],
+        [selection(LEFT)],
+        takes_label_maps=True,
+        content_regions={"sea": selection(TOP)},
+        style_regions=[{"sky": selection(right)}],
+    )
+    assert set(plan.content_labels) == {"selection"}

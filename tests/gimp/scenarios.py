@@ -329,6 +329,43 @@ def paired_selections():
     return f"top {top}, rest {bottom} in {seconds:.1f} s; selection alone {whole} in {more:.1f} s"
 
 
+def save_selection(image, name, x, y, w, h):
+    image.select_rectangle(Gimp.ChannelOps.REPLACE, x, y, w, h)
+    Gimp.Selection.save(image).set_name(name)
+    Gimp.Selection.none(image)
+
+
+def saved_selections_by_name():
+    """Channels (saved selections) named alike in the layer's image and the style's pair by name.
+
+    "sky" is the grey layer's top half and the style's blue top half; what neither covers
+    pairs too (the red bottom). Nothing is selected, so the whole layer is stylized.
+    """
+    red, blue = (0.78, 0.16, 0.12), (0.12, 0.24, 0.78)
+    style_image = new_image(Gimp.Precision.U8_NON_LINEAR)
+    style_layer = add_layer(style_image, "palettes")
+    fill(style_layer, lambda x, y: [min(1, max(0, c + 0.12 * noise(x, y))) for c in (blue if y < H // 2 else red)])
+    save_selection(style_image, "sky", 0, 0, W, H // 2)
+    image = new_image(Gimp.Precision.U8_NON_LINEAR)
+    source = add_layer(image, "grey")
+    fill(source, lambda x, y: [0.5 + 0.15 * noise(x, y)] * 3)
+    save_selection(image, "sky", 0, 0, W, H // 2)
+    save_selection(image, "unpaired", 0, 0, 4, 4)  # no partner in the style: the whole style
+    fmt = "R'G'B'A u8"
+    before = pixels(source, fmt)
+    layer, seconds = succeed(MAIN, image, source, style="", style_layer=style_layer, params=PAIRED)
+    check(pixels(source, fmt) == before, "the source layer changed")
+    above(image, layer, source)
+    regions = layer.get_name().partition("regions ")[2].rstrip(")").split(", ")
+    check(sorted(regions) == ["sky", "unpaired"], f"the layer's name {layer.get_name()!r} does not name the regions")
+    after = pixels(layer, fmt)
+    red255, blue255 = [c * 255 for c in red], [c * 255 for c in blue]
+    top, bottom = mean_colour(after, W, range(4, H // 2)), mean_colour(after, W, range(H // 2, H))
+    check(nearer(top, blue255, red255) > 30, f"the top {top} is not nearer the style's blue sky")
+    check(nearer(bottom, red255, blue255) > 30, f"the bottom {bottom} is not nearer the style's red rest")
+    return f"{layer.get_name()}: top {top}, bottom {bottom} in {seconds:.1f} s"
+
+
 def daemon_down():
     image = new_image(Gimp.Precision.U8_NON_LINEAR)
     source = add_layer(image, "photo")
@@ -430,6 +467,7 @@ for function in (
     float_selection_layer_from_layer,
     gray_offset_layer_whole,
     paired_selections,
+    saved_selections_by_name,
     daemon_down,
     bad_arguments,
     cancel_then_next_job,

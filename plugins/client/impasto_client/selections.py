@@ -1,10 +1,11 @@
 """Editor selections as regions: the plain case of region-to-region transfer.
 
 A painter who selects the sky in a photo and the sky in the style picture means "the
-sky from the sky, the rest from the rest". Both editors describe that with the same
-four facts (the content's selection, each style's selection, whether the method pairs
-regions, whether the result is to stay inside the selection), so the decision lives
-here, once, and the plugins only read selections and write layers.
+sky from the sky, the rest from the rest"; one who has saved selections called "sky"
+and "sea" in both means the same, by name. Both editors describe that with the same
+facts (the content's selection and saved selections, each style's, whether the method
+pairs regions, whether the result is to stay inside the selection), so the decision
+lives here, once, and the plugins only read selections and write layers.
 
 Selections travel as GRAY 8-bit coverage masks the size of the image they belong to.
 """
@@ -36,6 +37,14 @@ class SelectionPlan:
     def paired(self) -> bool:
         return self.content_labels is not None
 
+    @property
+    def summary(self) -> str:
+        """A few words for the result layer's name on how selections shaped it ("" when they did not)."""
+        if self.content_labels is None:
+            return ""
+        names = [name for name in self.content_labels if name != REST]
+        return "selections paired" if names == [SELECTED] else "regions " + ", ".join(names)
+
 
 def plan_selections(
     content_size: tuple[int, int],
@@ -45,19 +54,29 @@ def plan_selections(
     *,
     takes_label_maps: bool,
     restrict: bool = False,
+    content_regions: Mapping[str, Image] | None = None,
+    style_regions: Sequence[Mapping[str, Image] | None] = (),
 ) -> SelectionPlan:
     """Decides how selections shape a job.
 
-    Without a style selection, the content's selection is where to stylize (local
-    transfer), as always. With one, and a method that pairs regions: the content's
+    Saved selections (`content_regions`, `style_regions`: name → mask) that the content
+    and a style share a name in pair by name, and what none of them covers pairs with
+    what none of the style's covers; the content's selection is then where to stylize.
+    Otherwise, without a style selection, the content's selection is where to stylize
+    (local transfer), as always. With one, and a method that pairs regions: the content's
     selection takes its look from the style's selection and the rest from the rest, over
     the whole layer; a content without a selection takes its look from the style's
     selection alone. `restrict` keeps the result inside the content's selection even
     then (a "stylize selection" command), pairing all of it with the style's selection.
     A method that cannot pair regions uses each selected style cropped to its selection.
     """
-    if len(style_selections) > len(styles):
+    if len(style_selections) > len(styles) or len(style_regions) > len(styles):
         raise ValueError("more style selections than styles")
+    content_named = _with_rest(content_regions or {})
+    if takes_label_maps and pairs_by_name(content_named, style_regions):
+        named = [_with_rest(r) if r else None for r in style_regions]
+        named += [None] * (len(styles) - len(named))
+        return SelectionPlan(content_selection, list(styles), content_named, named)
     selections = [_meaningful(s) for s in style_selections]
     selections += [None] * (len(styles) - len(selections))
     if not any(selections):
@@ -75,6 +94,11 @@ def plan_selections(
         return SelectionPlan(content_selection, list(styles), {SELECTED: whole}, style_labels)
     style_labels = [None if s is None else {SELECTED: s, REST: invert(s)} for s in selections]
     return SelectionPlan(None, list(styles), {SELECTED: content, REST: invert(content)}, style_labels)
+
+
+def pairs_by_name(content_regions: Mapping[str, Image], style_regions: Sequence[Mapping[str, Image] | None]) -> bool:
+    """Whether some style has a saved selection named like one of the content's."""
+    return any(set(content_regions) & set(regions or {}) for regions in style_regions)
 
 
 def invert(mask: Image) -> Image:
@@ -110,6 +134,21 @@ def _crop_style(style: Style, selection: Image) -> Style:
         return style  # a built-in style has no pixels to select from
     cropped = crop_to_selection(source, selection)
     return cropped if weight is None else (cropped, weight)
+
+
+def _with_rest(regions: Mapping[str, Image]) -> dict[str, Image]:
+    """The regions that select something, plus what none of them selects as "rest"."""
+    kept = {name: mask for name, mask in regions.items() if _check(mask).data.strip(b"\x00")}
+    if not kept or REST in kept:
+        return kept
+    first = next(iter(kept.values()))
+    union = first.data
+    for mask in list(kept.values())[1:]:
+        union = bytes(map(max, union, mask.data))
+    rest = union.translate(_INVERT)
+    if rest.strip(b"\x00"):
+        kept[REST] = Image(first.width, first.height, Layout.GRAY, SampleType.UINT8, rest)
+    return kept
 
 
 def _meaningful(selection: Image | None) -> Image | None:

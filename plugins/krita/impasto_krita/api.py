@@ -18,7 +18,7 @@ from typing import Any
 
 from impasto_client import Client, Image, ImpastoError, Layout, SampleType, StylizeEvent
 from impasto_client.client import ParamScalar, Style, StylizeCall
-from impasto_client.selections import SelectionPlan, plan_selections
+from impasto_client.selections import SelectionPlan, pairs_by_name, plan_selections
 
 from . import pixels
 from .errors import StylizeError
@@ -152,6 +152,14 @@ def _local_selection(node: Any) -> Any:
     return masks[0].selection() if masks else None
 
 
+def saved_selections(node: Any) -> dict[str, Image]:
+    """A layer's selection masks (Krita's saved, local selections) by name, over its bounds."""
+    rect = node.bounds()
+    x, y, w, h = rect.x(), rect.y(), rect.width(), rect.height()
+    masks = [c for c in node.childNodes() if c.type() == "selectionmask"]
+    return {m.name(): pixels.mask_image(bytes(m.selection().pixelData(x, y, w, h)), w, h) for m in masks}
+
+
 def _coverage(doc: Any, node: Any, rect: tuple[int, int, int, int], mode: str, what: str) -> bytes | None:
     selection = None
     if mode != "ignore":
@@ -233,22 +241,24 @@ def find_layer(doc: Any, name: str) -> Any:
     raise StylizeError("NOT_FOUND", f"no layer called {name!r} in '{doc.name() or 'the image'}'")
 
 
-def resolve_styles(
-    style: StyleSpec | Sequence[StyleSpec] | None, doc: Any
-) -> tuple[list[Style], list[Image | None], str]:
-    """The script's style argument as the client's style inputs, what is selected of each
-    (layers only), and a label for the layer name."""
-    if style is None:
-        return [], [], ""
-    items = list(style) if isinstance(style, list) else [style]
-    styles: list[Style] = []
-    selections: list[Image | None] = []
+@dataclass
+class StyleInputs:
+    styles: list[Style]
+    selections: list[Image | None]  # what is selected of each style layer
+    regions: list[dict[str, Image]]  # each style layer's saved selections by name
+    label: str  # for the layer name
+
+
+def resolve_styles(style: StyleSpec | Sequence[StyleSpec] | None, doc: Any) -> StyleInputs:
+    """The script's style argument as the client's style inputs, with the selections of style layers."""
+    inputs = StyleInputs([], [], [], "")
+    items = [] if style is None else list(style) if isinstance(style, list) else [style]
     labels: list[str] = []
     for item in items:
         weight = None
         if isinstance(item, tuple):
             item, weight = item
-        selection = None
+        node = None
         if isinstance(item, Image):
             value: str | Image = item
             labels.append("image")
@@ -257,19 +267,21 @@ def resolve_styles(
             labels.append(os.path.splitext(os.path.basename(item))[0])
         elif isinstance(item, str) and item.startswith("layer:"):
             node = find_layer(doc, item[len("layer:") :])
-            value, selection = image_from_layer(node), style_selection(node, doc)
-            labels.append(node.name())
         elif isinstance(item, str):
             value = item  # a built-in style id; the daemon says if it does not know it
             labels.append(item)
         elif hasattr(item, "projectionPixelData"):
-            value, selection = image_from_layer(item), style_selection(item, doc)
-            labels.append(item.name())
+            node = item
         else:
             raise StylizeError("INVALID_ARGUMENT", f"cannot use {item!r} as a style")
-        styles.append(value if weight is None else (value, float(weight)))
-        selections.append(selection)
-    return styles, selections, " + ".join(labels)
+        if node is not None:
+            value = image_from_layer(node)
+            labels.append(node.name())
+        inputs.styles.append(value if weight is None else (value, float(weight)))
+        inputs.selections.append(style_selection(node, doc) if node is not None else None)
+        inputs.regions.append(saved_selections(node) if node is not None else {})
+    inputs.label = " + ".join(labels)
+    return inputs
 
 
 # ---------------------------------------------------------------- the three phases
@@ -304,23 +316,28 @@ def prepare(
     doc = _document(document)
     src, rect, fmt, raw = _read_source(doc, node, source)
     what = f"the layer '{src.name()}'" if src is not None else "the image"
-    coverage = _coverage(doc, src, rect, selection, what)
     x, y, w, h = rect
-    styles, style_selections, label = resolve_styles(style, doc)
+    inputs = resolve_styles(style, doc)
+    regions = saved_selections(src) if src is not None and selection != "ignore" else {}
+    # Saved selections that pair by name are regions, so only the image's selection says what to stylize.
+    by_name = takes_label_maps and pairs_by_name(regions, inputs.regions)
+    coverage = _coverage(doc, None if by_name else src, rect, selection, what)
     plan = plan_selections(
         (w, h),
         pixels.mask_image(coverage, w, h) if coverage is not None else None,
-        styles,
-        style_selections if selection != "ignore" else [],
+        inputs.styles,
+        inputs.selections if selection != "ignore" else [],
         takes_label_maps=takes_label_maps,
         restrict=selection == "require",
+        content_regions=regions,
+        style_regions=inputs.regions,
     )
     if layer_name is None:
-        layer_name = " · ".join(filter(None, (method, style_label or label)))
+        layer_name = " · ".join(filter(None, (method, style_label or inputs.label)))
         if preserve_color != "none":
             layer_name += " (colours kept)"
         if plan.paired:
-            layer_name += " (selections paired)"
+            layer_name += f" ({plan.summary})"
     return Request(
         document=doc,
         source_id=src.uniqueId() if src is not None else None,

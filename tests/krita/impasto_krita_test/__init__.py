@@ -343,11 +343,12 @@ def grey_texture(w: int, h: int) -> bytes:
     return b"".join(encode([0.5 + 0.15 * noise(x, y)] * 3 + [1.0], "U8") for y in range(h) for x in range(w))
 
 
-def two_palettes(w: int, h: int) -> bytes:
-    """Red on the left, blue on the right, with texture (PAIR_RED / PAIR_BLUE in the test)."""
+def two_palettes(w: int, h: int, red_at: Callable[[int, int], bool] | None = None) -> bytes:
+    """Red on the left (or where `red_at(x, y)`), blue elsewhere, with texture (PAIR_RED / PAIR_BLUE in the test)."""
     red, blue = (0.78, 0.16, 0.12), (0.12, 0.24, 0.78)
+    red_at = red_at or (lambda x, _y: x < w // 2)
     return b"".join(
-        encode([min(1.0, max(0.0, c + 0.12 * noise(x, y))) for c in (red if x < w // 2 else blue)] + [1.0], "U8")
+        encode([min(1.0, max(0.0, c + 0.12 * noise(x, y))) for c in (red if red_at(x, y) else blue)] + [1.0], "U8")
         for y in range(h)
         for x in range(w)
     )
@@ -387,17 +388,53 @@ def scenario_paired_local_selection(record: dict[str, Any]) -> Steps:
     style_layer = doc.createNode("palettes", "paintlayer")
     style_layer.setPixelData(QByteArray(two_palettes(w, h)), x, y, w, h)
     doc.rootNode().addChildNode(style_layer, None)
-    local = doc.createSelectionMask("left half")
-    left = Selection()
-    left.select(x, y, w // 2, h, 255)
-    local.setSelection(left)
-    style_layer.addChildNode(local, None)
+    add_local_selection(doc, style_layer, "left half", (x, y, w // 2, h))
     doc.waitForDone()
     yield 100
     if not (yield from wait_for(lambda: doc.activeNode().uniqueId() == source.uniqueId(), 5.0)):
         doc.setActiveNode(source)
         yield 200
     _paired(record, doc, source, "layer:palettes")
+
+
+def add_local_selection(doc: Any, layer: Any, name: str, rect: tuple[int, int, int, int]) -> None:
+    mask = doc.createSelectionMask(name)
+    area = Selection()
+    area.select(*rect, 255)
+    mask.setSelection(area)
+    layer.addChildNode(mask, None)
+
+
+def scenario_saved_selections(record: dict[str, Any]) -> Steps:
+    """Local selections named alike on the layer and the style layer pair by name.
+
+    The layer has "sky" (top half) then "ground" (bottom); the style has "ground" (its red
+    bottom half) then "sky" (its blue top half), in the other order, so pairing the layers'
+    first local selections, as the plain case would, gives another picture than pairing by
+    name: the top must turn blue and the bottom red.
+    """
+    doc, source = yield from make_document("U8")
+    x, y, w, h = LAYER_RECT
+    source.setPixelData(QByteArray(grey_texture(w, h)), x, y, w, h)
+    style_layer = doc.createNode("palettes", "paintlayer")
+    style_layer.setPixelData(QByteArray(two_palettes(w, h, lambda _x, row: row >= h // 2)), x, y, w, h)
+    doc.rootNode().addChildNode(style_layer, None)
+    add_local_selection(doc, source, "sky", (x, y, w, h // 2))
+    add_local_selection(doc, source, "ground", (x, y + h // 2, w, h - h // 2))
+    add_local_selection(doc, style_layer, "ground", (x, y + h // 2, w, h - h // 2))
+    add_local_selection(doc, style_layer, "sky", (x, y, w, h // 2))
+    doc.refreshProjection()
+    doc.waitForDone()
+    yield 100
+    if not (yield from wait_for(lambda: doc.activeNode().uniqueId() == source.uniqueId(), 5.0)):
+        doc.setActiveNode(source)
+        yield 200
+    record["global_selection"] = doc.selection() is not None
+    snapshot(record, "before", doc, source)
+    node = stylize(style="layer:palettes", params=PAIRED)
+    new_layer_facts(record, doc, source, node)
+    dump(record, "result", node.pixelData(x, y, w, h))
+    snapshot(record, "after", doc, source)
 
 
 def scenario_channel_order(record: dict[str, Any]) -> Steps:
@@ -611,6 +648,7 @@ SCENARIOS = [
     ("style_layer", scenario_style_layer),
     ("paired_documents", scenario_paired_documents),
     ("paired_local_selection", scenario_paired_local_selection),
+    ("saved_selections", scenario_saved_selections),
     ("dead_server", scenario_dead_server),
     ("unsupported", scenario_unsupported),
     ("no_selection", scenario_no_selection),

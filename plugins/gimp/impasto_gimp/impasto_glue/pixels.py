@@ -75,6 +75,18 @@ def selection_mask(image: Gimp.Image, drawable: Gimp.Drawable) -> Image | None:
     return Image(w, h, Layout.GRAY, SampleType.UINT8, mask)
 
 
+def saved_selections(image: Gimp.Image, drawable: Gimp.Drawable) -> dict[str, Image]:
+    """The image's channels (saved selections) by name, each over the drawable as a GRAY u8 mask."""
+    _, off_x, off_y = drawable.get_offsets()
+    w, h = drawable.get_width(), drawable.get_height()
+    rect = Gegl.Rectangle.new(off_x, off_y, w, h)
+    saved = {}
+    for channel in image.get_channels():
+        coverage = channel.get_buffer().get(rect, 1.0, "Y u8", Gegl.AbyssPolicy.NONE)
+        saved[channel.get_name()] = Image(w, h, Layout.GRAY, SampleType.UINT8, bytes(coverage))
+    return saved
+
+
 def crop(image: Image, x: int, y: int, w: int, h: int) -> bytes:
     """The bytes of a rectangle of a wire image, row by row."""
     pixel = image.layout.channels * image.sample_type.size

@@ -179,6 +179,7 @@ def run_procedure(
             raise Failure(str(err)) from None
         fmt = pixels.content_format(image, source)
         content = pixels.read(source, fmt)
+        style_image = choice.layer.get_image() if choice.layer is not None else None
         plan = plan_selections(
             (content.width, content.height),
             mask,
@@ -186,6 +187,8 @@ def run_procedure(
             [_style_selection(choice, image)],
             takes_label_maps=method.takes_label_maps,
             restrict=not spec.whole_layer,
+            content_regions=pixels.saved_selections(image, source),
+            style_regions=[pixels.saved_selections(style_image, choice.layer) if style_image is not None else None],
         )
         if plan.mask is not None and not method.takes_mask:
             raise Failure(f"method '{method.name}' cannot work on a selection; select none to stylize the layer")
@@ -214,7 +217,8 @@ def run_procedure(
         )
 
     Gimp.progress_set_text("impasto: adding the layer")
-    return _add_layer(spec, image, source, result, fmt, method.name, through_selection=plan.mask is not None)
+    label = f"{method.name}, {plan.summary}" if plan.summary else method.name
+    return _add_layer(spec, image, source, result, fmt, label, through_selection=plan.mask is not None)
 
 
 def _show_progress(event: Any) -> None:
@@ -268,11 +272,12 @@ def _add_layer(
     source: Gimp.Layer,
     result: Any,
     fmt: Any,
-    method: str,
+    label: str,
     through_selection: bool = True,
 ) -> Gimp.Layer:
     """Inserts the result above `source` as one undo step; `source` is only read.
 
+    `label` (the method, and how selections shaped the job) goes into the layer's name.
     `through_selection` False: the whole layer was stylized (selections paired), so all
     of it is written, whatever is selected."""
     from . import pixels
@@ -286,7 +291,7 @@ def _add_layer(
             # A copy keeps the layer's mode, opacity, offsets and precision; the stylized
             # pixels are then merged through the selection like any GIMP filter's.
             layer = source.copy()
-            layer.set_name(f"{source.get_name()} (impasto {method})")
+            layer.set_name(f"{source.get_name()} (impasto {label})")
             image.insert_layer(layer, parent, position)
             if not through_selection:
                 pixels.write(layer, result, fmt, 0, 0, result.width, result.height)
@@ -300,7 +305,7 @@ def _add_layer(
                 raise Failure("the selection does not touch this layer")
             kind = Gimp.ImageType.GRAYA_IMAGE if source.is_gray() else Gimp.ImageType.RGBA_IMAGE
             layer = Gimp.Layer.new(
-                image, f"{source.get_name()} (impasto {method}, selection)", w, h, kind, 100.0, Gimp.LayerMode.NORMAL
+                image, f"{source.get_name()} (impasto {label}, selection)", w, h, kind, 100.0, Gimp.LayerMode.NORMAL
             )
             _, off_x, off_y = source.get_offsets()
             image.insert_layer(layer, parent, position)
