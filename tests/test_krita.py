@@ -384,6 +384,8 @@ def test_krita_selections_pair_with_the_style_layers_selection(krita_report: dic
     assert_new_layer_above(record)
     assert_source_untouched(record)
     assert record["new_name"].endswith("(selections paired)"), record["new_name"]
+    if name == "paired_local_selection":
+        assert record["own_document_selection_ignored"], "a style layer took its own document's selection"
     result = raw(record, "result", "U8")[..., [2, 1, 0, 3]]  # Krita's B,G,R,A
     selected = selection_mask(record)
     assert selected[: selected.shape[0] // 2].all() and not selected[selected.shape[0] // 2 + 1 :].any()

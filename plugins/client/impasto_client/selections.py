@@ -142,10 +142,12 @@ def _with_rest(regions: Mapping[str, Image]) -> dict[str, Image]:
     if not kept or REST in kept:
         return kept
     first = next(iter(kept.values()))
-    union = first.data
-    for mask in list(kept.values())[1:]:
-        union = bytes(map(max, union, mask.data))
-    rest = union.translate(_INVERT)
+    # Bitwise OR as one big integer: the union of hard-edged masks exactly, and at least as much
+    # as the strongest coverage along soft edges, at a hundredth of a per-pixel max's cost.
+    union = 0
+    for mask in kept.values():
+        union |= int.from_bytes(mask.data, "little")
+    rest = union.to_bytes(len(first.data), "little").translate(_INVERT)
     if rest.strip(b"\x00"):
         kept[REST] = Image(first.width, first.height, Layout.GRAY, SampleType.UINT8, rest)
     return kept

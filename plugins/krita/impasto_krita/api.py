@@ -243,6 +243,8 @@ def find_layer(doc: Any, name: str) -> Any:
 
 @dataclass
 class StyleInputs:
+    """The styles as the client sends them, and what style layers say about their regions."""
+
     styles: list[Style]
     selections: list[Image | None]  # what is selected of each style layer
     regions: list[dict[str, Image]]  # each style layer's saved selections by name

@@ -395,6 +395,10 @@ def scenario_paired_local_selection(record: dict[str, Any]) -> Steps:
         doc.setActiveNode(source)
         yield 200
     _paired(record, doc, source, "layer:palettes")
+    from impasto_krita import api
+
+    # The document's own selection says what to stylize: it never selects part of a style layer in it.
+    record["own_document_selection_ignored"] = api.style_selection(source, doc) is None
 
 
 def add_local_selection(doc: Any, layer: Any, name: str, rect: tuple[int, int, int, int]) -> None:
