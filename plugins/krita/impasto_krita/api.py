@@ -144,20 +144,27 @@ def _read_source(doc: Any, node: Any, source: str) -> tuple[Any, tuple[int, int,
     return node, (x, y, w, h), fmt, _read_node(node, x, y, w, h, fmt)
 
 
+def _selection_masks(node: Any) -> list[Any]:
+    """A layer's selection masks: Krita's local (saved) selections."""
+    return [c for c in node.childNodes() if c.type() == "selectionmask"]
+
+
 def _local_selection(node: Any) -> Any:
     """The layer's own (local) selection, which Krita's tools and filters use instead of the image's."""
-    if node is None:
-        return None
-    masks = [c for c in node.childNodes() if c.type() == "selectionmask" and c.visible()]
+    masks = [m for m in _selection_masks(node) if m.visible()] if node is not None else []
     return masks[0].selection() if masks else None
 
 
-def saved_selections(node: Any) -> dict[str, Image]:
-    """A layer's selection masks (Krita's saved, local selections) by name, over its bounds."""
+def _over_layer(selection: Any, node: Any) -> Image:
+    """A selection over a layer's bounds as a GRAY u8 mask."""
     rect = node.bounds()
     x, y, w, h = rect.x(), rect.y(), rect.width(), rect.height()
-    masks = [c for c in node.childNodes() if c.type() == "selectionmask"]
-    return {m.name(): pixels.mask_image(bytes(m.selection().pixelData(x, y, w, h)), w, h) for m in masks}
+    return pixels.mask_image(bytes(selection.pixelData(x, y, w, h)), w, h)
+
+
+def saved_selections(node: Any) -> dict[str, Image]:
+    """A layer's selection masks by name, over its bounds."""
+    return {m.name(): _over_layer(m.selection(), node) for m in _selection_masks(node)}
 
 
 def _coverage(doc: Any, node: Any, rect: tuple[int, int, int, int], mode: str, what: str) -> bytes | None:
@@ -212,11 +219,7 @@ def style_selection(node: Any, content_doc: Any) -> Image | None:
     if selection is None:
         doc = next((d for d in _krita().documents() if find_node(d, node.uniqueId()) is not None), None)
         selection = doc.selection() if doc is not None and doc != content_doc else None
-    if selection is None:
-        return None
-    rect = node.bounds()
-    x, y, w, h = rect.x(), rect.y(), rect.width(), rect.height()
-    return pixels.mask_image(bytes(selection.pixelData(x, y, w, h)), w, h)
+    return _over_layer(selection, node) if selection is not None else None
 
 
 def walk(doc: Any) -> Iterator[Any]:

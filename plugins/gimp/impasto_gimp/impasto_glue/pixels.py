@@ -54,6 +54,16 @@ def read(drawable: Gimp.Drawable, fmt: PixelFormat, x: int = 0, y: int = 0, w: i
     return Image(w, h, fmt.layout, fmt.sample_type, bytes(data))
 
 
+def coverage(channel: Gimp.Channel, drawable: Gimp.Drawable) -> Image:
+    """A channel (the selection, a saved selection) over the drawable as a GRAY u8 mask."""
+    _, off_x, off_y = drawable.get_offsets()
+    w, h = drawable.get_width(), drawable.get_height()
+    # NONE abyss: parts of the layer hanging off the canvas are unselected, not edge-extended.
+    rect = Gegl.Rectangle.new(off_x, off_y, w, h)
+    data = channel.get_buffer().get(rect, 1.0, "Y u8", Gegl.AbyssPolicy.NONE)
+    return Image(w, h, Layout.GRAY, SampleType.UINT8, bytes(data))
+
+
 def selection_mask(image: Gimp.Image, drawable: Gimp.Drawable) -> Image | None:
     """The selection over the drawable as a binary GRAY u8 mask, or None when nothing is selected.
 
@@ -61,30 +71,16 @@ def selection_mask(image: Gimp.Image, drawable: Gimp.Drawable) -> Image | None:
     """
     if Gimp.Selection.is_empty(image):
         return None
-    _, off_x, off_y = drawable.get_offsets()
-    w, h = drawable.get_width(), drawable.get_height()
-    # NONE abyss: parts of the layer hanging off the canvas are unselected, not edge-extended.
-    coverage = (
-        image.get_selection()
-        .get_buffer()
-        .get(Gegl.Rectangle.new(off_x, off_y, w, h), 1.0, "Y u8", Gegl.AbyssPolicy.NONE)
-    )
-    mask = binary_mask(bytes(coverage))
+    selected = coverage(image.get_selection(), drawable)
+    mask = binary_mask(selected.data)
     if mask.count(0) == len(mask):
         raise ValueError("the selection does not touch this layer; select part of it, or select none")
-    return Image(w, h, Layout.GRAY, SampleType.UINT8, mask)
+    return Image(selected.width, selected.height, Layout.GRAY, SampleType.UINT8, mask)
 
 
 def saved_selections(image: Gimp.Image, drawable: Gimp.Drawable) -> dict[str, Image]:
-    """The image's channels (saved selections) by name, each over the drawable as a GRAY u8 mask."""
-    _, off_x, off_y = drawable.get_offsets()
-    w, h = drawable.get_width(), drawable.get_height()
-    rect = Gegl.Rectangle.new(off_x, off_y, w, h)
-    saved = {}
-    for channel in image.get_channels():
-        coverage = channel.get_buffer().get(rect, 1.0, "Y u8", Gegl.AbyssPolicy.NONE)
-        saved[channel.get_name()] = Image(w, h, Layout.GRAY, SampleType.UINT8, bytes(coverage))
-    return saved
+    """The image's channels (saved selections) by name, each over the drawable."""
+    return {channel.get_name(): coverage(channel, drawable) for channel in image.get_channels()}
 
 
 def crop(image: Image, x: int, y: int, w: int, h: int) -> bytes:

@@ -184,7 +184,7 @@ def run_procedure(
             (content.width, content.height),
             mask,
             [choice.builtin or _style_picture(choice)],
-            [_style_selection(choice, image)],
+            [_style_selection(choice.layer, style_image, image)],
             takes_label_maps=method.takes_label_maps,
             restrict=not spec.whole_layer,
             content_regions=pixels.saved_selections(image, source),
@@ -252,16 +252,15 @@ def _style_picture(choice: options.StyleChoice) -> Any:
         loaded.delete()
 
 
-def _style_selection(choice: options.StyleChoice, image: Gimp.Image) -> Any:
+def _style_selection(layer: Gimp.Layer | None, style_image: Gimp.Image | None, image: Gimp.Image) -> Any:
     """What is selected of a style layer in another image; None for files, built-ins and
     layers of the content's own image (whose selection says what to stylize)."""
     from . import pixels
 
-    style_image = choice.layer.get_image() if choice.layer is not None else None
-    if style_image is None or style_image == image:
+    if layer is None or style_image is None or style_image == image:
         return None
     try:
-        return pixels.selection_mask(style_image, choice.layer)
+        return pixels.selection_mask(style_image, layer)
     except ValueError:
         return None  # that image's selection lies beside the style layer: the whole layer is the style
 
