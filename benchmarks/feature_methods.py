@@ -68,7 +68,7 @@ def random_checkpoints(folder: Path) -> None:
 
 def run_case(name: str, runs: int) -> dict:
     """One case in this process: warm-up, then `runs` timed jobs."""
-    from impasto.daemon import Config, Daemon
+    from impasto.serving.daemon import Config, Daemon
     from impasto_client import Client, Image, Layout, SampleType
 
     method, longest, params, fresh_style = CASES[name]

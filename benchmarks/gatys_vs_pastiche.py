@@ -60,7 +60,7 @@ class CommonLoss:
         self.style = StyleLoss({"gram": 1.0}, {k: 1.0 for k in STYLE_LAYERS}, [targets], [1.0])
 
     def __call__(self, image: torch.Tensor) -> float:
-        from impasto.optim.pyramid import resize
+        from impasto.imaging.resample import resize
 
         with torch.no_grad():
             feats = self.vgg(resize(image, *self.size), [*CONTENT_LAYERS, *STYLE_LAYERS])
@@ -142,7 +142,7 @@ def child(args: argparse.Namespace) -> None:
     if args.which == "pastiche":
         out = run_pastiche(Path(args.content), Path(args.style), args.iterations, args.size)
     else:
-        from impasto.allocator import keep_freed_memory
+        from impasto.runtime.allocator import keep_freed_memory
 
         keep_freed_memory()  # as the daemon does on CPU
         out = run_impasto(Path(args.content), Path(args.style), args.iterations, args.size, None)

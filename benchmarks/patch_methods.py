@@ -65,7 +65,7 @@ def _status(field: str) -> int:
 
 
 def child(case: str, save: str) -> None:
-    from impasto.daemon import Config, Daemon
+    from impasto.serving.daemon import Config, Daemon
     from impasto_client import Client, Image, Layout, SampleType
 
     method, content_name, style_name, size, params = CASES[case]

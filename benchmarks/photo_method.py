@@ -30,7 +30,7 @@ def picture(name: str, longest: int) -> np.ndarray:
 
 
 def child(mode: str, size: int, save: str | None) -> dict:
-    from impasto.daemon import Config, Daemon
+    from impasto.serving.daemon import Config, Daemon
     from impasto_client import Client, Image, Layout, SampleType
 
     def wire(a: np.ndarray) -> Image:

@@ -48,8 +48,8 @@ def child(case: str, size: int, threads: int, repeats: int) -> None:
     import torch
     import torch.nn.functional as F
 
-    from impasto.affine_upsample import affine_upsample
-    from impasto.matting import PhotorealismLoss, matting_laplacian
+    from impasto.numerics.affine_upsample import affine_upsample
+    from impasto.numerics.matting import PhotorealismLoss, matting_laplacian
 
     torch.set_num_threads(threads)
     generator = torch.Generator().manual_seed(0)

@@ -20,9 +20,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from impasto.allocator import keep_freed_memory
 from impasto.methods.base import JobContext, LRUCache, MethodInput, StyleSource
 from impasto.methods.gatys import Gatys
+from impasto.runtime.allocator import keep_freed_memory
 
 SAMPLES = Path(__file__).resolve().parent.parent / "server" / "impasto" / "samples"
 VARIANTS = ("gram", "mmd", "mmd_linear", "mmd_poly", "bn", "histogram", "gram:1,histogram:1")

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from impasto.daemon import Config, Daemon
+from impasto.serving.daemon import Config, Daemon
 from impasto_client import Client, Image, Layout, SampleType
 
 

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from impasto.feature_stats import adain, channel_stats
 from impasto.methods.base import Regions
 from impasto.methods.feature_codec import spatial_transfer
 from impasto.networks.vgg import load_vgg19
+from impasto.numerics.feature_stats import adain, channel_stats
 from impasto_client import Client
 
 from .conftest import as_array, region_pair, rgb_image, scene, stripes

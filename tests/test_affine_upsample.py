@@ -10,8 +10,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from impasto import affine_upsample as module
-from impasto.affine_upsample import affine_upsample, box_mean, fit_local_affine, local_affine_residual
+from impasto.numerics import affine_upsample as module
+from impasto.numerics.affine_upsample import affine_upsample, box_mean, fit_local_affine, local_affine_residual
 
 from .conftest import scene, stripes
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from impasto import color
+from impasto.imaging import color
 from impasto.methods.feedforward import working_size
 from impasto.networks.cin import NUM_STYLES, load_multistyle26
 from impasto_client import Client, ImpastoError

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from impasto import color
+from impasto.imaging import color
 from impasto.losses.gram import gram_matrix
 from impasto.networks.vgg import load_vgg19
 from impasto_client import Client, SampleType

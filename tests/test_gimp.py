@@ -24,12 +24,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
-from impasto.methods import METHODS
-from impasto.methods.base import JobContext, Method, MethodInput
-from impasto.params import Param
 from impasto_client import Client
 
 HERE = Path(__file__).parent / "gimp"
@@ -65,28 +61,6 @@ def require_chroot() -> Path:
     if os.geteuid() != 0:
         _unavailable("chroot needs root")
     return CHROOT
-
-
-class StandInPhoto(Method):
-    """Stands in for the daemon's photorealistic method until it has one, so Photo Style is tested.
-
-    A plain colour transfer: each channel's mean and spread move to the style's.
-    """
-
-    name = "photo"
-    title = "Photo style (test stand-in)"
-    description = "Moves the layer's colour statistics to the style photo's."
-    params = (Param("strength", "float", 1.0, "How far the colours move", 0.0, 1.0),)
-    supports_preserve_color = False
-
-    def run(self, job: MethodInput, ctx: JobContext) -> torch.Tensor:
-        content, style = job.content, job.styles[0].image
-        assert style is not None
-        mean_c, std_c = content.mean((2, 3), keepdim=True), content.std((2, 3), keepdim=True) + 1e-5
-        mean_s, std_s = style.mean((2, 3), keepdim=True), style.std((2, 3), keepdim=True)
-        moved = (content - mean_c) / std_c * std_s + mean_s
-        ctx.progress("photo", 1, 1)
-        return (content + (moved - content) * float(job.params["strength"])).clamp(0, 1)
 
 
 @dataclass
@@ -208,10 +182,7 @@ def _start_display(root: Path) -> tuple[subprocess.Popen[bytes] | None, str]:
 @pytest.fixture(scope="module")
 def gimp_run(daemon) -> Iterator[GimpRun]:
     root = require_chroot()
-    with pytest.MonkeyPatch.context() as patch:
-        if "photo" not in METHODS:
-            patch.setitem(METHODS, "photo", StandInPhoto())
-        yield from _run_gimp(root, daemon)
+    yield from _run_gimp(root, daemon)
 
 
 def _run_gimp(root: Path, daemon) -> Iterator[GimpRun]:

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from impasto.daemon import Config, Daemon
+from impasto.serving.daemon import Config, Daemon
 from impasto_client import Client, ImpastoError
 
 from .conftest import rgb_image, scene

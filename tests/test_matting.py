@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from impasto.errors import InvalidInput
-from impasto.matting import PhotorealismLoss, matting_laplacian
+from impasto.numerics.matting import PhotorealismLoss, matting_laplacian
 
 from .conftest import scene
 

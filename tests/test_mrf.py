@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from impasto.losses.mrf import MRFLoss, augment_with_guides, feature_scale, patch_weights
 from impasto.methods.mrf import rotate_and_crop
 from impasto.networks.vgg import VGG19, load_vgg19
-from impasto.patches import best_matches, extract_patches
+from impasto.numerics.patches import best_matches, extract_patches
 from impasto_client import Client, ImpastoError
 
 from .conftest import as_array, rgb_image, scene, stripes

@@ -8,8 +8,8 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from impasto import weights
 from impasto.networks import cin, magenta
+from impasto.runtime import weights
 
 ort = pytest.importorskip("onnxruntime")
 

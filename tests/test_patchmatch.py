@@ -10,8 +10,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from impasto import patchmatch as pm
 from impasto.networks.vgg import VGG19, load_vgg19
+from impasto.numerics import patchmatch as pm
 
 from .conftest import scene, stripes
 

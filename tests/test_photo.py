@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from impasto.affine_upsample import local_affine_residual
+from impasto.numerics.affine_upsample import local_affine_residual
 from impasto_client import Client, ImpastoError
 
 from .conftest import as_array, rgb_image

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
-from impasto import cli, regions
+from impasto import cli
+from impasto.imaging import regions
 from impasto_client import Client, Image, ImpastoError, Layout, SampleType
 from impasto_client.selections import invert, plan_selections
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from impasto.masks import blend, work_region
+from impasto.imaging.masks import blend, work_region
 from impasto_client import Client, Image, Layout, SampleType
 
 from .conftest import as_array, rgb_image, scene, stripes

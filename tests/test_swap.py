@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from impasto.networks.vgg import load_vgg19
-from impasto.patches import best_matches, extract_patches, grid_size, style_swap
+from impasto.numerics.patches import best_matches, extract_patches, grid_size, style_swap
 from impasto_client import Client, ImpastoError
 
 from .conftest import as_array, rgb_image, scene, stripes

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from impasto import weights
 from impasto.networks.vgg import _TORCHVISION_INDEX, CONV_NAMES, load_vgg19
+from impasto.runtime import weights
 
 
 def test_packaged_weights_are_verified() -> None:

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from impasto.feature_stats import colour, matrix_powers, moments, wct, whiten
 from impasto.networks.vgg import load_vgg19
+from impasto.numerics.feature_stats import colour, matrix_powers, moments, wct, whiten
 from impasto_client import Client, ImpastoError
 
 from .conftest import as_array, region_pair, rgb_image, scene, stripes

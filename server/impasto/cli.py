@@ -16,8 +16,9 @@ from pathlib import Path
 from impasto_client import DEFAULT_ADDRESS, Client, ImpastoError, StylizeEvent
 from impasto_client.client import Style
 
-from . import __version__, logs
+from . import __version__
 from .errors import InvalidInput
+from .serving import logs
 
 EXIT_BAD_INPUT = 2
 
@@ -120,7 +121,7 @@ def connect(server: str | None) -> Iterator[Client]:
             yield client
         return
     client.close()
-    from .daemon import Config, Daemon
+    from .serving.daemon import Config, Daemon
 
     logs.setup("warning", "text")
     daemon = Daemon(Config(port=0)).start()
@@ -133,7 +134,7 @@ def connect(server: str | None) -> Iterator[Client]:
 
 def parse_style(spec: str) -> Style:
     """'starry.png', 'starry.png=0.5', 'cin26:3' or 'cin26:3=0.5'."""
-    from .imagefiles import read_image
+    from .imaging.imagefiles import read_image
 
     source, weight = spec, 1.0
     if not Path(spec).exists() and "=" in spec:
@@ -192,7 +193,7 @@ class ProgressBar:
 
 
 def cmd_stylize(args: argparse.Namespace) -> int:
-    from .imagefiles import read_image, read_mask, write_image
+    from .imaging.imagefiles import read_image, read_mask, write_image
 
     content = read_image(args.content, "content")
     styles = [parse_style(s) for s in args.style]
@@ -261,7 +262,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .daemon import Config, Daemon
+    from .serving.daemon import Config, Daemon
 
     logs.setup(args.log_level, args.log_format)
     try:

@@ -8,9 +8,8 @@ from pathlib import Path
 
 from impasto_client import Client, StylizeEvent
 
-from .imagefiles import read_image, write_image
-
-SAMPLES = Path(__file__).parent / "samples"
+from .imaging.imagefiles import read_image, write_image
+from .samples import SAMPLES
 
 
 def _progress(label: str):

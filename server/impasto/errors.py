@@ -1,25 +1,23 @@
-"""Errors a request can end with: each carries the gRPC status it maps to and a sentence for the user."""
+"""Errors a request can end with: each names the gRPC status it maps to and carries a sentence for the user.
+
+The status is a name, not a grpc.StatusCode, so the lower wings (numerics, networks, losses) that raise
+these stay free of gRPC; serving maps the name to the code.
+"""
 
 from __future__ import annotations
 
-import grpc
-
 
 class RequestError(Exception):
-    status: grpc.StatusCode = grpc.StatusCode.INTERNAL
+    status: str = "INTERNAL"
 
 
 class InvalidInput(RequestError, ValueError):
-    status = grpc.StatusCode.INVALID_ARGUMENT
+    status = "INVALID_ARGUMENT"
 
 
 class NotFound(RequestError, LookupError):
-    status = grpc.StatusCode.NOT_FOUND
+    status = "NOT_FOUND"
 
 
 class ResourceExhausted(RequestError):
-    status = grpc.StatusCode.RESOURCE_EXHAUSTED
-
-
-class Unavailable(RequestError):
-    status = grpc.StatusCode.FAILED_PRECONDITION
+    status = "RESOURCE_EXHAUSTED"

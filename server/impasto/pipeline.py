@@ -9,13 +9,13 @@ import torch
 
 from impasto_client.images import Image, Layout
 
-from . import color, masks, pixels
 from .errors import ResourceExhausted
-from .memory import available_bytes
+from .imaging import color, masks, pixels
+from .imaging.regions import Labels, pair
+from .imaging.resample import resize
 from .methods.base import JobContext, Method, MethodInput, MethodOutput, Regions, StyleSource
-from .optim.pyramid import resize
 from .params import Scalar
-from .regions import Labels, pair
+from .runtime.memory import available_bytes
 
 
 @dataclass

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
+from ..imaging.resample import resize_guide
+
 
 def gram_matrix(features: torch.Tensor, guide: torch.Tensor | None = None) -> torch.Tensor:
     """Channel correlations of [1,C,H,W] features, averaged over positions (weighted by `guide`).
@@ -22,13 +24,6 @@ def gram_matrix(features: torch.Tensor, guide: torch.Tensor | None = None) -> to
     g = resize_guide(guide, (h, w)).reshape(h * w, 1)
     weighted = flat * g
     return weighted.t() @ weighted / (c * g.square().sum().clamp_min(1e-8))
-
-
-def resize_guide(guide: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """A [1,1,H,W] coverage map brought to a feature map's size by area averaging."""
-    if guide.shape[-2:] == size:
-        return guide
-    return F.adaptive_avg_pool2d(guide, size) if guide.shape[-2] >= size[0] else F.interpolate(guide, size=size)
 
 
 class Gram:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import torch
 
-from ..feature_stats import ChannelStats, blend_stats, channel_stats
+from ..numerics.feature_stats import ChannelStats, blend_stats, channel_stats
 
 
 class MeanStd:

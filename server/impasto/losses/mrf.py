@@ -11,8 +11,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..patches import best_matches
-from .gram import resize_guide
+from ..imaging.resample import resize_guide
+from ..numerics.patches import best_matches
 
 
 def feature_scale(features: torch.Tensor) -> float:

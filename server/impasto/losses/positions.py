@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from .gram import resize_guide
+from ..imaging.resample import resize_guide
 
 
 def positions(features: torch.Tensor) -> torch.Tensor:

@@ -14,8 +14,9 @@ from typing import Any, Protocol
 
 import torch
 
+from ..imaging.resample import resize_guide
 from ..params import parse_weighted
-from .gram import Gram, resize_guide
+from .gram import Gram
 from .histogram import Histogram
 from .mmd import gaussian_mmd, linear_mmd, polynomial_mmd
 from .moments import MeanStd

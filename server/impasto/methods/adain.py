@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import torch
 
-from ..feature_stats import ChannelStats, adain, blend_stats, channel_stats
 from ..networks.decoders import ADAIN_LAYER
+from ..numerics.feature_stats import ChannelStats, adain, blend_stats, channel_stats
 from ..params import Param
 from . import feature_codec
 from .base import JobContext, MethodInput
@@ -23,6 +23,7 @@ BYTES_PER_PIXEL = 5000
 
 class AdaIN(feature_codec.FeatureTransfer):
     name = "adain"
+    list_order = 50
     title = "AdaIN (any picture, fast with its decoder)"
     description = (
         "Adaptive Instance Normalization (Huang & Belongie 2017): gives the picture's deep features the "

@@ -21,9 +21,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .. import patchmatch as pm
+from ..imaging.resample import fit_longest_side, resize
 from ..networks.vgg import LAYER_NAMES, VGG19, load_vgg19
-from ..optim.pyramid import fit_longest_side, resize
+from ..numerics import patchmatch as pm
 from ..params import Param, ParamError, Scalar
 from .base import JobContext, Method, MethodInput, MethodOutput
 
@@ -156,6 +156,7 @@ def parse_alphas(spec: str, count: int) -> list[float]:
 
 class Analogy(Method):
     name = "analogy"
+    list_order = 100
     title = "Deep image analogy"
     description = (
         "Finds which part of the style picture corresponds to which part of the content (Liao et al. 2017) and "

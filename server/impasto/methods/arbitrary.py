@@ -6,6 +6,7 @@ import threading
 
 import torch
 
+from ..imaging.resample import resize
 from ..networks.magenta import (
     STYLE_IMAGE_SIZE,
     StylePredictor,
@@ -13,7 +14,6 @@ from ..networks.magenta import (
     load_style_predictor,
     load_style_transformer,
 )
-from ..optim.pyramid import resize
 from ..params import Param, Scalar
 from . import feedforward
 from .base import JobContext, Method, MethodInput, StyleSource
@@ -29,6 +29,7 @@ def center_square(image: torch.Tensor, side: int) -> torch.Tensor:
 
 class Arbitrary(Method):
     name = "arbitrary"
+    list_order = 40
     title = "Any picture as a style (real-time)"
     description = (
         "Magenta's arbitrary-style network (Ghiasi et al. 2017): a style predictor turns each picture into a style "

@@ -143,6 +143,8 @@ class Method:
     title: ClassVar[str]
     description: ClassVar[str]
     params: ClassVar[tuple[Param, ...]] = ()
+    # Where the method sits in ListMethods (and so in the editors' method lists); ties go by name.
+    list_order: ClassVar[int] = 1000
     max_styles: ClassVar[int] = 1
     takes_style_images: ClassVar[bool] = True
     takes_builtin_styles: ClassVar[bool] = False

@@ -23,6 +23,7 @@ def style_id(index: int) -> str:
 
 class Cin(Method):
     name = "cin"
+    list_order = 30
     title = "Real-time styles (26 built-in)"
     description = (
         "A conditional instance norm network (Dumoulin et al. 2017): one of 26 built-in styles or any blend of "
@@ -52,10 +53,10 @@ class Cin(Method):
     def _thumbnails_once(self) -> list[np.ndarray]:
         """Each style applied to a bundled photo: the styles have no pictures of their own."""
         if self._thumbnails is None:
-            from ..demo import SAMPLES
-            from ..imagefiles import read_image
-            from ..optim.pyramid import resize
-            from ..pixels import from_tensor, image_to_tensor
+            from ..imaging.imagefiles import read_image
+            from ..imaging.pixels import from_tensor, image_to_tensor
+            from ..imaging.resample import resize
+            from ..samples import SAMPLES
 
             photo = resize(image_to_tensor(read_image(SAMPLES / "chelsea.png")), THUMBNAIL_SIDE, THUMBNAIL_SIDE)
             network = self.network(torch.device("cpu"))

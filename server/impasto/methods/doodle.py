@@ -31,6 +31,7 @@ def palette_image(regions: Regions, style: StyleSource, noise: float, seed: int)
 
 class Doodle(MRF):
     name = "doodle"
+    list_order = 90
     title = "Doodle to painting (Neural Doodle)"
     description = (
         "Paint a rough doodle in flat colours, give a painting and its annotation in the same colours, and get "

@@ -15,15 +15,14 @@ from typing import Any
 
 import torch
 
-from .. import precision
 from ..errors import InvalidInput
-from ..feature_stats import by_region
-from ..losses.gram import resize_guide
+from ..imaging.resample import fit_longest_side, resize, resize_guide
 from ..networks import decoders
 from ..networks.vgg import VGG19, load_vgg19
+from ..numerics.feature_stats import by_region
 from ..optim.invert import invert
-from ..optim.pyramid import fit_longest_side, resize
 from ..params import Param, ParamError, Scalar
+from ..runtime import precision
 from .base import JobContext, Method, MethodInput, Regions, StyleSource
 
 # report(step, loss, preview): one step of a decode; preview() gives the picture so far.

@@ -5,11 +5,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .. import precision
 from ..errors import InvalidInput
-from ..memory import available_bytes
 from ..networks.tiled import forward_auto
 from ..params import Param, Scalar
+from ..runtime import precision
+from ..runtime.memory import available_bytes
 from .base import JobContext
 
 MIN_SIDE = 16

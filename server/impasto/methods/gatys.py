@@ -6,13 +6,14 @@ from collections.abc import Callable
 
 import torch
 
-from .. import precision
+from ..imaging.resample import fit_longest_side, resize
 from ..losses.content import ContentLoss
 from ..losses.style import STATISTICS, StyleLoss, parse_style_loss, style_targets
 from ..losses.tv import total_variation
 from ..networks.vgg import LAYER_NAMES, VGG19, load_vgg19, parse_layers
-from ..optim.pyramid import Level, fit_longest_side, optimise_levels, pyramid, resize
+from ..optim.pyramid import Level, optimise_levels, pyramid
 from ..params import Param, ParamError, Scalar
+from ..runtime import precision
 from .base import JobContext, Method, MethodInput, Regions, StyleSource
 
 DEFAULT_STYLE_LAYERS = "relu1_1,relu2_1,relu3_1,relu4_1,relu5_1"
@@ -76,6 +77,7 @@ def content_guides(regions: Regions | None, mask: torch.Tensor | None, size: tup
 
 class Gatys(Method):
     name = "gatys"
+    list_order = 10
     title = "Neural style (Gatys)"
     description = (
         "The classic optimisation method: slow but faithful to any style picture. Coarse-to-fine, "

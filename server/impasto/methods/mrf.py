@@ -17,15 +17,15 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from .. import precision
+from ..imaging.resample import fit_longest_side, resize, resize_guide
 from ..losses.content import ContentLoss
-from ..losses.gram import resize_guide
 from ..losses.mrf import MRFLoss, augment_with_guides, feature_scale, patch_weights
 from ..losses.tv import total_variation
 from ..networks.vgg import LAYER_NAMES, VGG19, load_vgg19, parse_layers
-from ..optim.pyramid import fit_longest_side, pyramid, resize
+from ..numerics.patches import extract_patches
+from ..optim.pyramid import pyramid
 from ..params import Param, ParamError, Scalar
-from ..patches import extract_patches
+from ..runtime import precision
 from .base import JobContext, Method, MethodInput, StyleSource
 from .gatys import OPTIMISER_PARAMS, optimise_pixels
 
@@ -93,6 +93,7 @@ def rotate_and_crop(image: torch.Tensor, degrees: float) -> torch.Tensor:
 
 class MRF(Method):
     name = "mrf"
+    list_order = 80
     title = "Patch style (CNNMRF)"
     description = (
         "Rebuilds the picture from the style's own local patches (Li & Wand 2016): keeps brush strokes and "

@@ -14,9 +14,9 @@ from collections.abc import Callable
 
 import torch
 
-from ..affine_upsample import affine_upsample
-from ..matting import PhotorealismLoss
-from ..optim.pyramid import fit_longest_side, resize
+from ..imaging.resample import fit_longest_side, resize
+from ..numerics.affine_upsample import affine_upsample
+from ..numerics.matting import PhotorealismLoss
 from ..params import Param, Scalar, retune
 from .base import JobContext, MethodInput
 from .gatys import BYTES_PER_PIXEL, Gatys
@@ -30,6 +30,7 @@ AUTO = {"fast": (256, 150, 60), "full": (512, 300, 100)}
 
 class Photo(Gatys):
     name = "photo"
+    list_order = 20
     title = "Photorealistic (Deep Photo Style Transfer)"
     description = (
         "Gives a photo another photo's look (light, colour, mood) without turning it into a painting. "

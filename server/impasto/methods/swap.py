@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import torch
 
-from .. import precision
+from ..imaging.resample import fit_longest_side
+from ..numerics.patches import SCORE_BUDGET, grid_size, style_swap
 from ..optim.invert import invert
-from ..optim.pyramid import fit_longest_side
 from ..params import Param, ParamError, Scalar
-from ..patches import SCORE_BUDGET, grid_size, style_swap
+from ..runtime import precision
 from . import feature_codec
 from .base import JobContext, Method, MethodInput
 
@@ -26,6 +26,7 @@ BYTES_PER_PIXEL = 4000
 
 class Swap(Method):
     name = "swap"
+    list_order = 70
     title = "Style swap (patches)"
     description = (
         "Chen & Schmidt 2016: rebuilds the picture from the style's own patches, each part of the picture "

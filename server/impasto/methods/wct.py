@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import torch
 
-from ..feature_stats import Moments, moments, wct
 from ..networks.decoders import LEVELS
 from ..networks.vgg import parse_layers
+from ..numerics.feature_stats import Moments, moments, wct
 from ..params import Param, ParamError
 from . import feature_codec
 from .base import JobContext, MethodInput
@@ -39,6 +39,7 @@ def level_alphas(alpha: float, overrides: str) -> dict[str, float]:
 
 class WCT(feature_codec.FeatureTransfer):
     name = "wct"
+    list_order = 60
     title = "Whitening and colouring (universal style transfer)"
     description = (
         "Li et al. 2017: matches the full covariance of the style's features at five depths, coarse to fine. "

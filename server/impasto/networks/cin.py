@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from onnx import numpy_helper
 from torch import Tensor, nn
 
-from .. import weights
+from ..runtime import weights
 from .padding import reflect_conv
 
 NUM_STYLES = 26

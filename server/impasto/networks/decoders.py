@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import InvalidInput
-from ..weights import user_models_dir
+from ..runtime.weights import user_models_dir
 from .vgg import LAYER_NAMES
 
 # Output channels of VGG19's convolutions, per block.

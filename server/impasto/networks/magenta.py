@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from onnx import numpy_helper
 from torch import Tensor, nn
 
-from .. import weights
+from ..runtime import weights
 from .cin import MIN_SIDE, SIZE_MULTIPLE, instance_norm, pad_to_multiple
 from .padding import reflect_conv
 

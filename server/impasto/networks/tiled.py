@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..memory import available_bytes
+from ..runtime.memory import available_bytes
 from .cin import MIN_SIDE, NUM_STYLES, SIZE_MULTIPLE, ConditionalInstanceNorm, MultiStyleNetwork, pad_to_multiple
 from .magenta import STYLE_DIM, PredictedInstanceNorm, StyleTransformer
 from .padding import reflect_pad

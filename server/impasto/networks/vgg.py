@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..params import parse_weighted
-from ..weights import WeightsError, user_models_dir, verified_path
+from ..runtime.weights import WeightsError, user_models_dir, verified_path
 
 # (block, convs per block, channels); a pool follows each block.
 _BLOCKS = ((1, 2, 64), (2, 2, 128), (3, 4, 256), (4, 4, 512), (5, 4, 512))

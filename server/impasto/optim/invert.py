@@ -11,10 +11,10 @@ from collections.abc import Callable, Mapping
 
 import torch
 
-from .. import precision
-from ..losses.gram import resize_guide
+from ..imaging.resample import resize_guide
 from ..losses.tv import total_variation
 from ..networks.vgg import LAYER_NAMES, VGG19
+from ..runtime import precision
 from .pyramid import optimise
 
 # The relative losses are O(1), which makes their gradients in VGG19's 0..255 input space so small that

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 from ..errors import InvalidInput
 
@@ -35,20 +34,6 @@ def pyramid(height: int, width: int, final_steps: int, coarse_steps: int, min_si
         levels.append(Level(max(1, round(height * scale)), max(1, round(width * scale)), coarse_steps))
         scale /= math.sqrt(2)
     return levels[::-1]
-
-
-def fit_longest_side(height: int, width: int, longest: int) -> tuple[int, int]:
-    """height×width scaled so its longest side is `longest` (never upscaled past itself when longest=0)."""
-    if longest <= 0 or max(height, width) <= longest:
-        return height, width
-    scale = longest / max(height, width)
-    return max(1, round(height * scale)), max(1, round(width * scale))
-
-
-def resize(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    if image.shape[-2:] == (height, width):
-        return image
-    return F.interpolate(image, size=(height, width), mode="bicubic", align_corners=False, antialias=True)
 
 
 StepCallback = Callable[[int, float, torch.Tensor], None]

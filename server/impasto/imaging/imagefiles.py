@@ -9,8 +9,8 @@ from PIL import Image as PILImage
 
 from impasto_client.images import Image, Layout, SampleType
 
+from ..errors import InvalidInput
 from . import pixels
-from .errors import InvalidInput
 
 _MODES = {"L": Layout.GRAY, "LA": Layout.GRAY_ALPHA, "RGB": Layout.RGB, "RGBA": Layout.RGBA}
 

@@ -18,7 +18,8 @@ from grpc_reflection.v1alpha import reflection
 from impasto_client.v1 import impasto_pb2 as pb
 from impasto_client.v1 import impasto_pb2_grpc as pb_grpc
 
-from .allocator import keep_freed_memory
+from ..methods.registry import load_methods
+from ..runtime.allocator import keep_freed_memory
 from .jobs import JobQueue
 from .service import StyleTransferService
 from .store import ImageStore
@@ -81,7 +82,7 @@ class Daemon:
             keep_freed_memory()
         self.jobs = JobQueue(workers=config.max_jobs, capacity=config.max_queue)
         self.store = ImageStore(config.store_mb << 20)
-        self.service = StyleTransferService(self.store, self.jobs, self.device)
+        self.service = StyleTransferService(self.store, self.jobs, self.device, load_methods())
         # Each streaming RPC holds a thread while its job waits or runs, so allow the whole queue plus slack.
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=config.max_queue + config.max_jobs + 16))
         pb_grpc.add_StyleTransferServicer_to_server(self.service, self.server)

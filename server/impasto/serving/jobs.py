@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from .errors import ResourceExhausted
+from ..errors import ResourceExhausted
 
 log = logging.getLogger("impasto.jobs")
 _ids = itertools.count(1)

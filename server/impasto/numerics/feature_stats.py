@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .losses.gram import resize_guide
+from ..imaging.resample import resize_guide
 
 # Added to variances so flat channels (dead ReLUs, a one-colour selection) do not divide by zero.
 EPS = 1e-5

@@ -14,15 +14,14 @@ from impasto_client.v1 import impasto_pb2 as pb
 from impasto_client.v1 import impasto_pb2_grpc as pb_grpc
 from impasto_client.wire import chunks, header_of, param_value
 
-from . import pixels, regions
-from .errors import InvalidInput, NotFound, RequestError
+from ..errors import InvalidInput, NotFound, RequestError
+from ..imaging import pixels, regions
+from ..imaging.regions import Labels
+from ..imaging.resample import resize
+from ..methods.base import BuiltinStyle, JobCancelled, JobContext, LRUCache, Method
+from ..params import resolve
+from ..pipeline import JobRequest, StyleRequest, run_job
 from .jobs import Job, JobQueue
-from .methods import METHODS
-from .methods.base import BuiltinStyle, JobCancelled, JobContext, LRUCache, Method
-from .optim.pyramid import resize
-from .params import resolve
-from .pipeline import JobRequest, StyleRequest, run_job
-from .regions import Labels
 from .store import ImageStore
 
 log = logging.getLogger("impasto.service")
@@ -64,8 +63,9 @@ def _checked_header(header: pb.ImageHeader, field: str) -> tuple[int, int, Layou
 
 
 class StyleTransferService(pb_grpc.StyleTransferServicer):
-    def __init__(self, store: ImageStore, jobs: JobQueue, device: torch.device) -> None:
+    def __init__(self, store: ImageStore, jobs: JobQueue, device: torch.device, methods: dict[str, Method]) -> None:
         self.store = store
+        self.methods = methods
         self.jobs = jobs
         self.device = device
         self.models = LRUCache(capacity=8)
@@ -119,10 +119,10 @@ class StyleTransferService(pb_grpc.StyleTransferServicer):
     # ---------------------------------------------------------------- discovery
 
     def ListMethods(self, request: pb.ListMethodsRequest, context: grpc.ServicerContext):
-        return pb.ListMethodsResponse(methods=[_method_info(m) for m in METHODS.values()])
+        return pb.ListMethodsResponse(methods=[_method_info(m) for m in self.methods.values()])
 
     def ListStyles(self, request: pb.ListStylesRequest, context: grpc.ServicerContext):
-        return pb.ListStylesResponse(styles=[_style_info(s) for m in METHODS.values() for s in m.builtin_styles()])
+        return pb.ListStylesResponse(styles=[_style_info(s) for m in self.methods.values() for s in m.builtin_styles()])
 
     # ---------------------------------------------------------------- jobs
 
@@ -185,9 +185,9 @@ class StyleTransferService(pb_grpc.StyleTransferServicer):
                 _abort_for(context, payload, job)
 
     def _job_request(self, request: pb.StylizeRequest) -> JobRequest:
-        method = METHODS.get(request.method or "gatys")
+        method = self.methods.get(request.method or "gatys")
         if method is None:
-            raise NotFound(f"method: there is no method '{request.method}'; available: {', '.join(METHODS)}")
+            raise NotFound(f"method: there is no method '{request.method}'; available: {', '.join(self.methods)}")
         content = self.store.get(request.content.sha256, "content")
         if len(request.styles) > method.max_styles:
             raise InvalidInput(
@@ -311,7 +311,7 @@ def _method_info(method: Method) -> pb.MethodInfo:
 
 def _abort_for(context: grpc.ServicerContext, err: BaseException, job: Job | None = None) -> None:
     if isinstance(err, RequestError):
-        context.abort(err.status, str(err))
+        context.abort(grpc.StatusCode[err.status], str(err))
     if isinstance(err, (MemoryError, torch.OutOfMemoryError)):
         context.abort(
             grpc.StatusCode.RESOURCE_EXHAUSTED,

@@ -7,7 +7,7 @@ from collections import OrderedDict
 
 from impasto_client.images import Image
 
-from .errors import NotFound, ResourceExhausted
+from ..errors import NotFound, ResourceExhausted
 
 
 class ImageStore:

@@ -33,7 +33,7 @@ class ModelEntry:
 
 def manifest_path() -> Path:
     """models/manifest.toml of a checkout, else the copy installed under <prefix>/share."""
-    checkout = Path(__file__).resolve().parents[2] / "models" / "manifest.toml"
+    checkout = Path(__file__).resolve().parents[3] / "models" / "manifest.toml"
     if checkout.is_file():
         return checkout
     return Path(sysconfig.get_path("data")) / "share" / "impasto" / "models" / "manifest.toml"

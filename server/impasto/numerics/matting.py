@@ -25,7 +25,7 @@ from typing import Any, Literal
 import torch
 import torch.nn.functional as F
 
-from .errors import InvalidInput
+from ..errors import InvalidInput
 
 DEFAULT_EPS = 1e-7
 Reduction = Literal["sum", "mean"]

@@ -14,8 +14,8 @@ import numpy as np
 
 from impasto_client.images import Image, Layout, SampleType
 
+from ..errors import InvalidInput
 from . import pixels
-from .errors import InvalidInput
 
 MAX_REGIONS = 16
 # Colours covering less than this share of a label map are anti-aliasing or stray pixels.

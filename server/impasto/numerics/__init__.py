@@ -1,0 +1,2 @@
+"""Heavy numerical building blocks that know nothing of gRPC or methods: matting, local affine models,
+PatchMatch, neural patches and feature statistics."""
