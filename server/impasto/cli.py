@@ -13,11 +13,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from impasto_client import DEFAULT_ADDRESS, Client, ImpastoError, StylizeEvent
+from impasto_client import DEFAULT_ADDRESS, Client, ImpastoError, StylizeEvent, TrainEvent
 from impasto_client.client import Style
 
 from . import __version__
-from .errors import InvalidInput
+from .errors import RequestError
 from .serving import logs
 
 EXIT_BAD_INPUT = 2
@@ -84,7 +84,24 @@ def build_parser() -> argparse.ArgumentParser:
     stylize.add_argument("--server", help=f"daemon address (default: {DEFAULT_ADDRESS}, else run in-process)")
     stylize.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    train = sub.add_parser("train", help="teach impasto a new real-time style from your own picture")
+    train.add_argument("kind", help="what to train: fast, cin-style (see 'impasto trainers')")
+    train.add_argument("--name", required=True, help="the model's name: letters, digits, '-' and '_'")
+    train.add_argument("--style", help="the style picture to learn from")
+    train.add_argument("--photos", help="folder of photos to learn on (default: the openly licensed set)")
+    train.add_argument("--steps", type=int, help="training steps (parameter 'steps')")
+    train.add_argument("--size", type=int, help="side of the photo crops trained on (parameter 'size')")
+    train.add_argument("--batch", type=int, help="photos per step (parameter 'batch')")
+    train.add_argument("--seed", type=int, help="random seed (parameter 'seed')")
+    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any training parameter")
+    train.add_argument("--resume", action="store_true", help="go on from the run's checkpoint")
+    train.add_argument("--overwrite", action="store_true", help="replace a model or unfinished run of this name")
+    train.add_argument("--models-dir", type=Path, help="where models go (in-process training only)")
+    train.add_argument("--server", help=f"daemon address (default: {DEFAULT_ADDRESS}, else run in-process)")
+    train.add_argument("--quiet", action="store_true", help="print nothing but errors and the result")
+
     for name, helptext in (
+        ("trainers", "list what impasto can train and the parameters of each"),
         ("methods", "list the methods and their parameters"),
         ("styles", "list the built-in styles"),
     ):
@@ -105,8 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 @contextlib.contextmanager
-def connect(server: str | None) -> Iterator[Client]:
-    """A client for `server`; with none given, the default daemon or, if none runs, one in this process."""
+def connect(server: str | None, models_dir: Path | None = None) -> Iterator[Client]:
+    """A client for `server`; with none given, the default daemon or, if none runs (or `models_dir` is given),
+    one in this process."""
+    if server and models_dir is not None:
+        raise UsageError("--models-dir applies to a daemon in this process; give it to 'impasto serve' instead")
     if server:
         client = Client(server)
         if not client.wait_ready(5.0):
@@ -116,7 +136,7 @@ def connect(server: str | None) -> Iterator[Client]:
             yield client
         return
     client = Client(DEFAULT_ADDRESS)
-    if client.wait_ready(0.3):
+    if models_dir is None and client.wait_ready(0.3):
         with client:
             yield client
         return
@@ -124,7 +144,7 @@ def connect(server: str | None) -> Iterator[Client]:
     from .serving.daemon import Config, Daemon
 
     logs.setup("warning", "text")
-    daemon = Daemon(Config(port=0)).start()
+    daemon = Daemon(Config(port=0, models_dir=models_dir)).start()
     try:
         with Client(daemon.address) as local:
             yield local
@@ -154,8 +174,8 @@ def parse_style(spec: str) -> Style:
 
 def parse_params(args: argparse.Namespace) -> dict[str, str | int]:
     params: dict[str, str | int] = {}
-    for name in ("size", "steps", "seed"):
-        if getattr(args, name) is not None:
+    for name in ("size", "steps", "seed", "batch"):
+        if getattr(args, name, None) is not None:
             params[name] = getattr(args, name)
     for item in args.set:
         key, sep, value = item.partition("=")
@@ -239,14 +259,14 @@ def cmd_stylize(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     with connect(args.server) as client:
-        if args.command == "methods":
-            methods = client.list_methods()
+        if args.command in ("methods", "trainers"):
+            entries = client.list_methods() if args.command == "methods" else client.list_trainers()
             if args.json:
-                print(json.dumps([asdict(m) for m in methods], indent=2))
+                print(json.dumps([asdict(e) for e in entries], indent=2))
                 return 0
-            for m in methods:
-                print(f"{m.name:10} {m.title}\n           {m.description}")
-                for p in m.params:
+            for e in entries:
+                print(f"{getattr(e, 'name', None) or e.kind:10} {e.title}\n           {e.description}")
+                for p in e.params:
                     extra = f" ({'|'.join(p.choices)})" if p.choices else ""
                     print(f"    {p.name:16} {p.type:6} default {p.default!s:10} {p.help}{extra}")
             return 0
@@ -300,6 +320,78 @@ def cmd_install_plugin(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from .imaging.imagefiles import read_image
+
+    style = read_image(args.style, "--style") if args.style else None
+    photos = ""
+    if args.photos:
+        local = Path(args.photos)
+        photos = str(local.resolve()) if local.exists() else args.photos  # else a folder on the daemon's machine
+    params = parse_params(args)
+    with connect(args.server, args.models_dir) as client:
+        call = client.train(
+            args.kind,
+            args.name,
+            style=style,
+            photos_dir=photos,
+            params=params,
+            resume=args.resume,
+            overwrite=args.overwrite,
+        )
+        bar = TrainingBar(args.quiet)
+        try:
+            model = call.result(bar)
+        except KeyboardInterrupt:
+            call.cancel()
+            bar.done()
+            print(
+                f"impasto: stopped; the checkpoint is kept: go on with 'impasto train {args.kind} --name {args.name} "
+                f"--resume'",
+                file=sys.stderr,
+            )
+            return 130
+        finally:
+            bar.done()
+    print(f"trained {model.style_id} in {model.seconds:.0f} s: use it with --method {model.method} --style "
+          f"{model.style_id}", file=sys.stderr)  # fmt: skip
+    return 0
+
+
+class TrainingBar:
+    """Training progress on one line: steps, the named losses, speed and time left."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.tty = sys.stderr.isatty()
+        self.last_line = 0.0
+        self.shown = False
+
+    def __call__(self, event: TrainEvent) -> None:
+        if self.quiet or event.kind != "progress" or not event.total:
+            if not self.quiet and event.kind == "queued" and event.position:
+                print(f"waiting in the queue: {event.position} job(s) ahead", file=sys.stderr, flush=True)
+            return
+        losses = " ".join(f"{k} {v:.3g}" for k, v in sorted(event.losses.items()))
+        eta = time.strftime("%H:%M:%S", time.gmtime(event.eta_seconds))
+        text = (
+            f"[{'#' * int(30 * event.step / event.total):<30}] step {event.step}/{event.total}  {losses}  "
+            f"{event.steps_per_second:.2f} steps/s  ETA {eta}"
+        )
+        now = time.monotonic()
+        if self.tty:
+            print(f"\r{text[:150]:<150}", end="", file=sys.stderr, flush=True)
+            self.shown = True
+        elif now - self.last_line > 10 or event.step == event.total:
+            print(text, file=sys.stderr, flush=True)
+            self.last_line = now
+
+    def done(self) -> None:
+        if self.shown:
+            print(file=sys.stderr)
+            self.shown = False
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -315,6 +407,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = {
         "serve": cmd_serve,
         "stylize": cmd_stylize,
+        "train": cmd_train,
+        "trainers": cmd_list,
         "methods": cmd_list,
         "styles": cmd_list,
         "demo": cmd_demo,
@@ -322,12 +416,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     try:
         return commands[args.command](args)
-    except (UsageError, InvalidInput) as err:
+    except (UsageError, RequestError) as err:
         print(f"impasto: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except ImpastoError as err:
         print(f"impasto: {err.message}", file=sys.stderr)
-        return EXIT_BAD_INPUT if err.code in ("INVALID_ARGUMENT", "NOT_FOUND", "FAILED_PRECONDITION") else 1
+        bad_input = ("INVALID_ARGUMENT", "NOT_FOUND", "FAILED_PRECONDITION", "RESOURCE_EXHAUSTED")
+        return EXIT_BAD_INPUT if err.code in bad_input else 1
     except KeyboardInterrupt:
         print("impasto: cancelled", file=sys.stderr)
         return 130

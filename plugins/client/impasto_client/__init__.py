@@ -4,7 +4,7 @@ Pure Python on grpcio and protobuf: no torch, no numpy, so it runs inside the
 Python that Krita and GIMP embed.
 """
 
-from .client import DEFAULT_ADDRESS, Client, ImpastoError, StylizeEvent
+from .client import DEFAULT_ADDRESS, Client, ImpastoError, StylizeEvent, TrainEvent
 from .images import Image, Layout, SampleType, image_sha256
 
 __all__ = [
@@ -15,5 +15,6 @@ __all__ = [
     "Layout",
     "SampleType",
     "StylizeEvent",
+    "TrainEvent",
     "image_sha256",
 ]

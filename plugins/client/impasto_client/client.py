@@ -93,6 +93,81 @@ class StyleInfo:
     thumbnail: Image | None = field(default=None, repr=False)
 
 
+@dataclass
+class TrainEvent:
+    """One event of a training job: queued, progress (with named losses), preview or model (the end)."""
+
+    kind: str
+    position: int = 0
+    step: int = 0
+    total: int = 0
+    losses: dict[str, float] = field(default_factory=dict)
+    steps_per_second: float = 0.0
+    eta_seconds: float = 0.0
+    image: Image | None = None
+    # With kind "model": the finished model's id to stylize with (e.g. "fast:my-painting") and its method.
+    style_id: str = ""
+    method: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class TrainerInfo:
+    kind: str
+    title: str
+    description: str
+    params: list[ParamInfo]
+    takes_style_image: bool
+    takes_photos: bool
+    model_kind: str
+    method: str
+
+
+class TrainCall:
+    """A running training job: iterate its events, or cancel it (it stops after the current step and keeps a
+    checkpoint that `Client.train(..., resume=True)` goes on from)."""
+
+    def __init__(self, call: Any) -> None:
+        self._call = call
+
+    def cancel(self) -> None:
+        self._call.cancel()
+
+    def __iter__(self) -> Iterator[TrainEvent]:
+        try:
+            for response in self._call:
+                kind = response.WhichOneof("event")
+                if kind == "queued":
+                    yield TrainEvent("queued", position=response.queued.position)
+                elif kind == "progress":
+                    p = response.progress
+                    yield TrainEvent(
+                        "progress",
+                        step=p.step,
+                        total=p.total,
+                        losses=dict(p.losses),
+                        steps_per_second=p.steps_per_second,
+                        eta_seconds=p.eta_seconds,
+                    )
+                elif kind == "preview":
+                    image = image_from(response.preview.header, response.preview.data)
+                    yield TrainEvent("preview", step=response.preview.step, image=image)
+                elif kind == "model":
+                    m = response.model
+                    yield TrainEvent("model", step=m.steps, style_id=m.style_id, method=m.method, seconds=m.seconds)
+        except grpc.RpcError as err:
+            raise ImpastoError.from_rpc(err) from None
+
+    def result(self, on_event: Callable[[TrainEvent], None] | None = None) -> TrainEvent:
+        """Waits for the model; returns its event (style_id, method)."""
+        for event in self:
+            if on_event is not None:
+                on_event(event)
+            if event.kind == "model":
+                return event
+        raise ImpastoError("UNKNOWN", "the daemon ended the training without a model")
+
+
 class StylizeCall:
     """A running Stylize job: iterate its events, or cancel it from any thread."""
 
@@ -271,6 +346,52 @@ class Client:
             for name, mask in labels.items():
                 message.masks.add(name=name, mask=pb.ImageRef(sha256=self.put_image(mask)))
 
+    # ---------------------------------------------------------------- training
+
+    def train(
+        self,
+        kind: str,
+        name: str,
+        *,
+        style: Image | None = None,
+        photos_dir: str = "",
+        params: Mapping[str, ParamScalar] | None = None,
+        resume: bool = False,
+        overwrite: bool = False,
+        preview_every: int = 0,
+    ) -> TrainCall:
+        """Starts training a model of `kind` named `name`; iterate the call for its events."""
+        request = pb.TrainRequest(
+            kind=kind, name=name, photos_dir=photos_dir, resume=resume, overwrite=overwrite, preview_every=preview_every
+        )
+        if style is not None:
+            request.style.sha256 = self.put_image(style)
+        for key, value in (params or {}).items():
+            request.params[key].CopyFrom(param_value(value))
+        try:
+            return TrainCall(self._stub.Train(request))
+        except grpc.RpcError as err:
+            raise ImpastoError.from_rpc(err) from None
+
+    def list_trainers(self) -> list[TrainerInfo]:
+        try:
+            reply = self._stub.ListTrainers(pb.ListTrainersRequest(), timeout=self.timeout)
+        except grpc.RpcError as err:
+            raise ImpastoError.from_rpc(err) from None
+        return [
+            TrainerInfo(
+                kind=t.kind,
+                title=t.title,
+                description=t.description,
+                params=_param_infos(t.params),
+                takes_style_image=t.takes_style_image,
+                takes_photos=t.takes_photos,
+                model_kind=t.model_kind,
+                method=t.method,
+            )
+            for t in reply.trainers
+        ]
+
     # ---------------------------------------------------------------- discovery
 
     def list_methods(self) -> list[MethodInfo]:
@@ -278,30 +399,12 @@ class Client:
             reply = self._stub.ListMethods(pb.ListMethodsRequest(), timeout=self.timeout)
         except grpc.RpcError as err:
             raise ImpastoError.from_rpc(err) from None
-        kinds = {
-            pb.PARAM_TYPE_FLOAT: "float",
-            pb.PARAM_TYPE_INT: "int",
-            pb.PARAM_TYPE_BOOL: "bool",
-            pb.PARAM_TYPE_STRING: "string",
-            pb.PARAM_TYPE_CHOICE: "choice",
-        }
         return [
             MethodInfo(
                 name=m.name,
                 title=m.title,
                 description=m.description,
-                params=[
-                    ParamInfo(
-                        name=p.name,
-                        type=kinds.get(p.type, "string"),
-                        default=scalar(p.default_value),
-                        minimum=p.minimum if p.HasField("minimum") else None,
-                        maximum=p.maximum if p.HasField("maximum") else None,
-                        choices=list(p.choices),
-                        help=p.help,
-                    )
-                    for p in m.params
-                ],
+                params=_param_infos(m.params),
                 max_styles=m.max_styles,
                 takes_style_images=m.takes_style_images,
                 takes_builtin_styles=m.takes_builtin_styles,
@@ -327,3 +430,27 @@ class Client:
             )
             for s in reply.styles
         ]
+
+
+_PARAM_TYPES = {
+    pb.PARAM_TYPE_FLOAT: "float",
+    pb.PARAM_TYPE_INT: "int",
+    pb.PARAM_TYPE_BOOL: "bool",
+    pb.PARAM_TYPE_STRING: "string",
+    pb.PARAM_TYPE_CHOICE: "choice",
+}
+
+
+def _param_infos(specs: Sequence[pb.ParamSpec]) -> list[ParamInfo]:
+    return [
+        ParamInfo(
+            name=p.name,
+            type=_PARAM_TYPES.get(p.type, "string"),
+            default=scalar(p.default_value),
+            minimum=p.minimum if p.HasField("minimum") else None,
+            maximum=p.maximum if p.HasField("maximum") else None,
+            choices=list(p.choices),
+            help=p.help,
+        )
+        for p in specs
+    ]

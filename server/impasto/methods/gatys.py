@@ -8,6 +8,7 @@ import torch
 
 from ..imaging.resample import fit_longest_side, resize
 from ..losses.content import ContentLoss
+from ..losses.perceptual import WEIGHT_PARAMS
 from ..losses.style import STATISTICS, StyleLoss, parse_style_loss, style_targets
 from ..losses.tv import total_variation
 from ..networks.vgg import LAYER_NAMES, VGG19, load_vgg19, parse_layers
@@ -16,7 +17,6 @@ from ..params import Param, ParamError, Scalar
 from ..runtime import precision
 from .base import JobContext, Method, MethodInput, Regions, StyleSource
 
-DEFAULT_STYLE_LAYERS = "relu1_1,relu2_1,relu3_1,relu4_1,relu5_1"
 # Peak bytes per working pixel for a forward+backward pass to relu5_1 (measured, rounded up).
 BYTES_PER_PIXEL = 6000
 
@@ -105,11 +105,7 @@ class Gatys(Method):
             10000,
         ),
         Param("start_size", "int", 128, "Shorter side of the coarsest pyramid level", 32, 4096),
-        Param("content_weight", "float", 5.0, "How strongly the content's layout is kept", 0.0, 1e6),
-        Param("style_weight", "float", 100.0, "How strongly the style's texture is imposed", 0.0, 1e9),
-        Param("tv_weight", "float", 0.01, "Smoothness: suppresses pixel noise", 0.0, 1e6),
-        Param("content_layers", "string", "relu4_2", "VGG19 layers for the content, with optional :weight"),
-        Param("style_layers", "string", DEFAULT_STYLE_LAYERS, "VGG19 layers for the style, with optional :weight"),
+        *WEIGHT_PARAMS,
         Param(
             "style_loss",
             "string",

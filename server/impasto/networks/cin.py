@@ -59,13 +59,21 @@ class ConditionalInstanceNorm(nn.Module):
 class StyledConv(nn.Module):
     """Reflect-padded convolution followed by conditional instance norm (the norm's shift stands in for a bias)."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, upsample: bool = False):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        stride: int = 1,
+        upsample: bool = False,
+        num_styles: int = NUM_STYLES,
+    ):
         super().__init__()
         self.upsample = upsample
         self.conv = nn.Conv2d(
             in_channels, out_channels, kernel_size, stride, padding=kernel_size // 2, padding_mode="reflect", bias=False
         )
-        self.norm = ConditionalInstanceNorm(out_channels, NUM_STYLES)
+        self.norm = ConditionalInstanceNorm(out_channels, num_styles)
 
     def forward(self, x: Tensor, style_weights: Tensor) -> Tensor:
         if self.upsample:
@@ -77,33 +85,54 @@ class StyledConv(nn.Module):
 class ResidualBlock(nn.Module):
     """x + conv2(relu(conv1(x))), with no ReLU after the sum."""
 
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, num_styles: int = NUM_STYLES) -> None:
         super().__init__()
-        self.conv1 = StyledConv(channels, channels, 3)
-        self.conv2 = StyledConv(channels, channels, 3)
+        self.conv1 = StyledConv(channels, channels, 3, num_styles=num_styles)
+        self.conv2 = StyledConv(channels, channels, 3, num_styles=num_styles)
 
     def forward(self, x: Tensor, style_weights: Tensor) -> Tensor:
         return x + self.conv2(F.relu(self.conv1(x, style_weights), inplace=True), style_weights)
 
 
 class MultiStyleNetwork(nn.Module):
-    """Image in 0..1 and a mix over the 26 styles in, stylised image in 0..1 out, at any size of at least 8 px."""
+    """Image in 0..1 and a mix over its styles in, stylised image in 0..1 out, at any size of at least 8 px.
 
-    def __init__(self) -> None:
+    The published network has 26 styles; styles trained by impasto (Dumoulin et al.'s recipe: new scales and
+    shifts, every convolution kept) are further rows of the norms' gamma and beta (`with_styles`).
+    """
+
+    def __init__(self, num_styles: int = NUM_STYLES) -> None:
         super().__init__()
-        self.contract = nn.ModuleList([StyledConv(3, 32, 9), StyledConv(32, 32, 3, 2), StyledConv(32, 32, 3, 2)])
-        self.residual = nn.ModuleList([ResidualBlock(32) for _ in range(6)])
+        n = num_styles
+        self.contract = nn.ModuleList(
+            [
+                StyledConv(3, 32, 9, num_styles=n),
+                StyledConv(32, 32, 3, 2, num_styles=n),
+                StyledConv(32, 32, 3, 2, num_styles=n),
+            ]
+        )
+        self.residual = nn.ModuleList([ResidualBlock(32, n) for _ in range(6)])
         self.expand = nn.ModuleList(
-            [StyledConv(32, 8, 3, upsample=True), StyledConv(8, 4, 3, upsample=True), StyledConv(4, 3, 9)]
+            [
+                StyledConv(32, 8, 3, upsample=True, num_styles=n),
+                StyledConv(8, 4, 3, upsample=True, num_styles=n),
+                StyledConv(4, 3, 9, num_styles=n),
+            ]
         )
 
+    @property
+    def num_styles(self) -> int:
+        return self.contract[0].norm.gamma.shape[0]
+
     def forward(self, image: Tensor, style_weights: Tensor) -> Tensor:
-        """image: [N,3,H,W] RGB in 0..1; style_weights: [N,26] (or [1,26] for all), normally summing to 1."""
+        """image: [N,3,H,W] RGB in 0..1; style_weights: [N,S] (or [1,S] for all), normally summing to 1."""
         height, width = image.shape[-2:]
         if min(height, width) < MIN_SIDE:
             raise ValueError(f"image is {width}x{height}; both sides need at least {MIN_SIDE} px")
-        if style_weights.shape[-1] != NUM_STYLES:
-            raise ValueError(f"style_weights must have {NUM_STYLES} columns, got shape {tuple(style_weights.shape)}")
+        if style_weights.shape[-1] != self.num_styles:
+            raise ValueError(
+                f"style_weights must have {self.num_styles} columns, got shape {tuple(style_weights.shape)}"
+            )
         style_weights = style_weights.to(image)
         x = pad_to_multiple(image, SIZE_MULTIPLE)
         # ReLUs run in place: on CPU a fresh full-resolution buffer costs more in page faults than the ReLU itself.
@@ -115,6 +144,28 @@ class MultiStyleNetwork(nn.Module):
         x = F.relu(self.expand[1](x, style_weights), inplace=True)
         x = torch.sigmoid(self.expand[2](x, style_weights))
         return x[..., :height, :width]
+
+
+def norm_keys(network: MultiStyleNetwork) -> list[str]:
+    """The state dict keys of every norm's per-style rows (…norm.gamma, …norm.beta)."""
+    return [key for key in network.state_dict() if key.endswith((".norm.gamma", ".norm.beta"))]
+
+
+def with_styles(network: MultiStyleNetwork, extra: list[dict[str, Tensor]]) -> MultiStyleNetwork:
+    """The network with further styles appended after its own: each a {norm key: [C] row} dict."""
+    if not extra:
+        return network
+    keys = norm_keys(network)
+    state = network.state_dict()
+    for i, style in enumerate(extra):
+        missing = [key for key in keys if key not in style or style[key].shape != state[key].shape[1:]]
+        if missing:
+            raise ValueError(f"extra style {i} lacks or misshapes {', '.join(missing[:3])}")
+    for key in keys:
+        state[key] = torch.cat([state[key], torch.stack([style[key].to(state[key]) for style in extra])])
+    bigger = MultiStyleNetwork(network.num_styles + len(extra))
+    bigger.load_state_dict(state)
+    return bigger.to(memory_format=torch.channels_last).eval().requires_grad_(False)
 
 
 def one_hot_style(index: int, batch: int = 1) -> Tensor:

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import InvalidInput
+from ..runtime.trained import file_signature
 from ..runtime.weights import user_models_dir
 from .vgg import LAYER_NAMES
 
@@ -179,18 +180,13 @@ def read_state(path: Path, expected: dict[str, torch.Size], what: str, optional:
     return {k: v.float() for k, v in raw.items() if k in expected}
 
 
-def _source(path: Path) -> str:
-    stat = path.stat()
-    return f"{path}:{stat.st_mtime_ns}:{stat.st_size}"
-
-
 def load_encoder(path: Path, last: str, file_end: str | None = None) -> NormalisedVGG:
     """A normalised VGG19 up to `last` from a file holding it up to `file_end` (default: `last`)."""
     full = encoder_layout(file_end or last)
     needed = encoder_layout(last)
     state = read_state(path, full, f"a normalised VGG19 encoder up to {file_end or last}", set(full) - set(needed))
     with torch.device("meta"):  # the weights come from the file; skip initialising them
-        encoder = NormalisedVGG(last, _source(path))
+        encoder = NormalisedVGG(last, file_signature(path))
     encoder.load_state_dict({k: v for k, v in state.items() if k in needed}, assign=True)
     return encoder.eval()
 
@@ -198,7 +194,7 @@ def load_encoder(path: Path, last: str, file_end: str | None = None) -> Normalis
 def load_decoder(path: Path, first: str) -> FeatureDecoder:
     state = read_state(path, decoder_layout(first), f"a decoder from {first} to RGB")
     with torch.device("meta"):
-        decoder = FeatureDecoder(first, _source(path))
+        decoder = FeatureDecoder(first, file_signature(path))
     decoder.load_state_dict(state, assign=True)
     return decoder.eval()
 
@@ -275,4 +271,4 @@ def load_wct(models_dir: Path | None = None) -> dict[str, Codec]:
 
 def files_signature(paths: list[Path]) -> tuple[str, ...]:
     """What identifies a set of checkpoint files for caching loaded networks: path, time and size."""
-    return tuple(_source(p) if p.is_file() else f"{p}:absent" for p in paths)
+    return tuple(file_signature(p) if p.is_file() else f"{p}:absent" for p in paths)

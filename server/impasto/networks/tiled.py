@@ -1,4 +1,5 @@
-"""Exact tiled inference of the feed-forward style networks (cin and magenta), for layers too large to run whole.
+"""Exact tiled inference of the feed-forward style networks (cin, magenta and the per-style transformer), for layers
+too large to run whole.
 
 Instance norm uses statistics of the whole image, so tiles cannot simply be run through the network one by one:
 each would normalise with its own statistics and drift in colour. Instead the network runs layer by layer, and
@@ -27,9 +28,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..runtime.memory import available_bytes
-from .cin import MIN_SIDE, NUM_STYLES, SIZE_MULTIPLE, ConditionalInstanceNorm, MultiStyleNetwork, pad_to_multiple
+from .cin import MIN_SIDE, SIZE_MULTIPLE, ConditionalInstanceNorm, MultiStyleNetwork, pad_to_multiple
 from .magenta import STYLE_DIM, PredictedInstanceNorm, StyleTransformer
 from .padding import reflect_pad
+from .transformer import PIXEL_SCALE, TransformerNet
 
 # The eps of cin.instance_norm, which both networks use with its default.
 EPS = 1e-5
@@ -41,7 +43,7 @@ MIN_AUTO_TILE = 64
 # so every tile pays fresh page faults, and they fall out of cache.
 PREFERRED_TILE = 512
 
-Network = MultiStyleNetwork | StyleTransformer
+Network = MultiStyleNetwork | StyleTransformer | TransformerNet
 Activation = Callable[[Tensor], Tensor]
 
 
@@ -148,24 +150,42 @@ class Layer:
     affine: tuple[Tensor, Tensor] | None  # instance norm's gamma and beta [1,C] for this condition; None: no norm
 
 
-def _affine(norm: ConditionalInstanceNorm | PredictedInstanceNorm, condition: Tensor) -> tuple[Tensor, Tensor]:
+@dataclass(frozen=True)
+class Plan:
+    """A network as the tiled forward runs it: the same three stages for every network, and its pixel scales."""
+
+    contract: list[Layer]
+    residual: list[tuple[Layer, Layer]]
+    expand: list[Layer]
+    input_scale: float
+    output: Activation  # applied in place to the last layer's output
+
+
+def _affine(norm: nn.Module | None, condition: Tensor) -> tuple[Tensor, Tensor] | None:
+    if norm is None:
+        return None
     if isinstance(norm, ConditionalInstanceNorm):
         return condition @ norm.gamma, condition @ norm.beta
-    return norm.gamma(condition), norm.beta(condition)
+    if isinstance(norm, PredictedInstanceNorm):
+        return norm.gamma(condition), norm.beta(condition)
+    return norm.weight[None], norm.bias[None]  # a plain instance norm's own affine
 
 
-def _layers(network: Network, condition: Tensor) -> tuple[list[Layer], list[tuple[Layer, Layer]], list[Layer]]:
+def _plan(network: Network, condition: Tensor) -> Plan:
     """The contracting layers, residual blocks (conv1, conv2) and expanding layers, conditioned on `condition`."""
 
-    def styled(module: nn.Module) -> Layer:  # cin.StyledConv or magenta.StyledConv
+    def styled(module: nn.Module) -> Layer:  # cin.StyledConv, magenta.StyledConv or transformer.NormedConv
         return Layer(module.conv, module.upsample, _affine(module.norm, condition))
 
-    if isinstance(network, MultiStyleNetwork):
-        contract = [styled(module) for module in network.contract]
-    else:
+    if isinstance(network, StyleTransformer):
         contract = [Layer(conv, False, None) for conv in network.contract]
+    else:
+        contract = [styled(module) for module in network.contract]
     residual = [(styled(block.conv1), styled(block.conv2)) for block in network.residual]
-    return contract, residual, [styled(module) for module in network.expand]
+    expand = [styled(module) for module in network.expand]
+    if isinstance(network, TransformerNet):
+        return Plan(contract, residual, expand, PIXEL_SCALE, lambda x: x.div_(PIXEL_SCALE).clamp_(0, 1))
+    return Plan(contract, residual, expand, 1.0, torch.sigmoid_)
 
 
 def _apply(plane: Plane, layer: Layer, side: int, activation: Activation | None) -> Tensor:
@@ -209,14 +229,21 @@ def _contract_full_resolution(image: Plane, first: Layer, second: Layer, tile: i
     return _apply(Plane(image.height, image.width, read), second, max(tile // 2, 1), torch.relu_)
 
 
+def condition_columns(network: Network) -> int:
+    """Columns of the condition the network takes: cin's style weights, magenta's style vector, none for one style."""
+    if isinstance(network, MultiStyleNetwork):
+        return network.contract[0].norm.gamma.shape[0]
+    return STYLE_DIM if isinstance(network, StyleTransformer) else 0
+
+
 def _check(network: Network, image: Tensor, condition: Tensor, tile: int) -> None:
     if image.dim() != 4 or image.shape[:2] != (1, 3):
         raise ValueError(f"image must be [1,3,H,W], got shape {tuple(image.shape)}")
     height, width = image.shape[-2:]
     if min(height, width) < MIN_SIDE:
         raise ValueError(f"image is {width}x{height}; both sides need at least {MIN_SIDE} px")
-    columns = NUM_STYLES if isinstance(network, MultiStyleNetwork) else STYLE_DIM
-    if condition.shape != (1, columns):
+    columns = condition_columns(network)
+    if columns and condition.shape != (1, columns):
         raise ValueError(f"condition must be [1,{columns}], got shape {tuple(condition.shape)}")
     if tile < MIN_TILE:
         raise ValueError(f"tile must be at least {MIN_TILE} px, got {tile}")
@@ -225,7 +252,8 @@ def _check(network: Network, image: Tensor, condition: Tensor, tile: int) -> Non
 def stylize_tiled(network: Network, image: Tensor, condition: Tensor, tile: int) -> Tensor:
     """network(image, condition), computed in tiles of about `tile` x `tile` full-resolution pixels.
 
-    image: [1,3,H,W] in 0..1; condition: cin's style weights [1,26] or magenta's style vector [1,100]. Returns
+    image: [1,3,H,W] in 0..1; condition: cin's style weights [1,S], magenta's style vector [1,100], or anything for
+    the one-style transformer. Returns
     [1,3,H,W] equal to the untiled forward to float rounding. Layers at 1/2 and 1/4 resolution use tiles of
     tile/2 and tile/4 pixels, so each tile covers about the same part of the picture at every layer.
     """
@@ -233,19 +261,18 @@ def stylize_tiled(network: Network, image: Tensor, condition: Tensor, tile: int)
     height, width = image.shape[-2:]
     half, quarter = max(tile // 2, 1), max(tile // 4, 1)
     with torch.inference_mode():
-        condition = condition.to(image)
-        contract, residual, expand = _layers(network, condition)
+        plan = _plan(network, condition.to(image))
         # Same padding as the networks' forward; every layer below sees the padded image, as there.
-        x = pad_to_multiple(image, SIZE_MULTIPLE)
-        x = _contract_full_resolution(stored(x), contract[0], contract[1], tile)
-        x = _apply(stored(x), contract[2], quarter, torch.relu_)
-        for conv1, conv2 in residual:
+        x = pad_to_multiple(image * plan.input_scale if plan.input_scale != 1 else image, SIZE_MULTIPLE)
+        x = _contract_full_resolution(stored(x), plan.contract[0], plan.contract[1], tile)
+        x = _apply(stored(x), plan.contract[2], quarter, torch.relu_)
+        for conv1, conv2 in plan.residual:
             y = _apply(stored(x), conv1, quarter, torch.relu_)
             x += _apply(stored(y), conv2, quarter, None)
             del y
-        x = _apply(stored(x), expand[0], half, torch.relu_)
-        x = _apply(stored(x), expand[1], tile, torch.relu_)
-        x = _apply(stored(x), expand[2], tile, torch.sigmoid_)
+        x = _apply(stored(x), plan.expand[0], half, torch.relu_)
+        x = _apply(stored(x), plan.expand[1], tile, torch.relu_)
+        x = _apply(stored(x), plan.expand[2], tile, plan.output)
     return x[..., :height, :width]
 
 
@@ -275,6 +302,9 @@ class MemoryModel:
 MEMORY = {
     MultiStyleNetwork: MemoryModel(untiled_per_pixel=300, tiled_per_pixel=40, tiled_per_tile_pixel=256, fixed=16e6),
     StyleTransformer: MemoryModel(untiled_per_pixel=185, tiled_per_pixel=60, tiled_per_tile_pixel=128, fixed=48e6),
+    # Not yet fitted by measurement: scaled from cin by the activations' sizes (width 32 keeps 32 channels at full
+    # resolution where cin keeps 4, and 64/128 at 1/2 and 1/4 where cin keeps 32).
+    TransformerNet: MemoryModel(untiled_per_pixel=600, tiled_per_pixel=200, tiled_per_tile_pixel=512, fixed=16e6),
 }
 
 

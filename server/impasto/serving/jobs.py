@@ -27,6 +27,8 @@ class Job:
 
     work: Callable[[Job], Any]
     description: str = ""
+    # A background job (training) lets waiting interactive jobs run between its steps: see JobQueue.run_waiting.
+    background: bool = False
     id: int = field(default_factory=lambda: next(_ids))
     events: queue.Queue = field(default_factory=queue.Queue)
     cancel_event: threading.Event = field(default_factory=threading.Event)
@@ -63,12 +65,15 @@ class JobQueue:
             self._cond.notify()
 
     def position(self, job: Job) -> int:
-        """Jobs ahead of this one, running ones included (0 once it runs)."""
+        """Jobs ahead of this one, running ones included (0 once it runs); waiting background jobs are not ahead of
+        an interactive one, which runs between their steps."""
         with self._cond:
             try:
-                return self._pending.index(job) + len(self._running)
+                index = self._pending.index(job)
             except ValueError:
                 return 0
+            ahead = [j for j in list(self._pending)[:index] if job.background or not j.background]
+            return len(ahead) + len(self._running)
 
     def active(self) -> int:
         with self._cond:
@@ -83,31 +88,46 @@ class JobQueue:
                     return
                 job = self._pending.popleft()
                 self._running.add(job)
-            failed = True
+            self._run(job)
+
+    def run_waiting(self) -> None:
+        """Runs the interactive jobs waiting now, on the calling thread: a background job calls this between its
+        steps, so a Stylize request sent during training starts within one training step."""
+        while True:
+            with self._cond:
+                job = next((j for j in self._pending if not j.background), None)
+                if job is None or self._closed:
+                    return
+                self._pending.remove(job)
+                self._running.add(job)
+            self._run(job)
+
+    def _run(self, job: Job) -> None:
+        failed = True
+        try:
+            if job.cancel_event.is_set():
+                job.post("cancelled")
+                return
+            job.post("started")
+            start = time.perf_counter()
             try:
-                if job.cancel_event.is_set():
-                    job.post("cancelled")
-                    continue
-                job.post("started")
-                start = time.perf_counter()
-                try:
-                    result = job.work(job)
-                except BaseException as err:  # every failure goes back to the client, the worker lives on
-                    job.post("error", err)
-                else:
-                    failed = False
-                    job.post("result", (result, time.perf_counter() - start))
-            finally:
-                with self._cond:
-                    self._running.discard(job)
-                if failed:
-                    # A traceback keeps the failed job's frames, and their tensors, alive in reference
-                    # cycles; collect them now so a cancelled job's memory comes back at once. (A finished
-                    # job's tensors are freed by reference counting; a full collection would only slow the
-                    # result's delivery.)
-                    gc.collect()
-                if torch.cuda.is_available():
-                    torch.cuda.empty_cache()
+                result = job.work(job)
+            except BaseException as err:  # every failure goes back to the client, the worker lives on
+                job.post("error", err)
+            else:
+                failed = False
+                job.post("result", (result, time.perf_counter() - start))
+        finally:
+            with self._cond:
+                self._running.discard(job)
+            if failed:
+                # A traceback keeps the failed job's frames, and their tensors, alive in reference
+                # cycles; collect them now so a cancelled job's memory comes back at once. (A finished
+                # job's tensors are freed by reference counting; a full collection would only slow the
+                # result's delivery.)
+                gc.collect()
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Cancels every job, waiting and running, and stops the workers."""

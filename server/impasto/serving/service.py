@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import queue
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 
 import grpc
 import torch
@@ -19,8 +20,12 @@ from ..imaging import pixels, regions
 from ..imaging.regions import Labels
 from ..imaging.resample import resize
 from ..methods.base import BuiltinStyle, JobCancelled, JobContext, LRUCache, Method
-from ..params import resolve
-from ..pipeline import JobRequest, StyleRequest, run_job
+from ..params import Param, resolve
+from ..pipeline import JobOutput, JobRequest, StyleRequest, run_job
+from ..runtime.trained import check_name
+from ..training import kinds as trainers
+from ..training.base import Trainer
+from ..training.loop import Hooks, TrainProgress, TrainRequest, TrainResult, train
 from .jobs import Job, JobQueue
 from .store import ImageStore
 
@@ -135,18 +140,73 @@ class StyleTransferService(pb_grpc.StyleTransferServicer):
                 description=f"{job_request.method.name} {job_request.content.width}x{job_request.content.height}",
             )
             ctx.cancel_event = job.cancel_event
-            ctx.report = lambda stage, step, total, loss: job.post("progress", (stage, step, total, loss))
-            ctx.send_preview = lambda image, step: job.post("preview", (image, step))
-            # The job stops at its next step once the client cancels or disconnects.
-            context.add_callback(job.cancel)
-            self.jobs.submit(job)
-        log.info("job queued", extra={"job": job.id, "what": job.description})
-        yield from self._events(job, context)
+            ctx.report = lambda stage, step, total, loss: job.post(
+                "event", pb.StylizeResponse(progress=pb.Progress(stage=stage, step=step, total=total, loss=loss))
+            )
+            ctx.send_preview = lambda image, step: job.post("event", pb.StylizeResponse(preview=_preview(image, step)))
+            self._submit(job, context)
+        yield from self._events(job, context, pb.StylizeResponse, self._stylize_result)
 
-    def _events(self, job: Job, context: grpc.ServicerContext) -> Iterator[pb.StylizeResponse]:
+    def _stylize_result(self, job: Job, output: JobOutput, seconds: float, context: grpc.ServicerContext):
+        log.info("job finished", extra={"job": job.id, "seconds": round(seconds, 3)})
+        result = pb.Result(
+            image=pb.ImageRef(sha256=self.store.put(output.image)), header=header_of(output.image), seconds=seconds
+        )
+        for name, layer in output.extra_layers.items():
+            result.extra_layers.add(name=name, image=pb.ImageRef(sha256=self.store.put(layer)), header=header_of(layer))
+        return pb.StylizeResponse(result=result)
+
+    def Train(self, request: pb.TrainRequest, context: grpc.ServicerContext):
+        with _status(context):
+            run = self._train_request(request)
+            job = Job(work=lambda job: train(run, hooks), description=f"train {run.trainer.kind} {run.name}")
+            job.background = True
+            hooks = Hooks(
+                report=lambda progress: _post_training_progress(job, progress),
+                stop_requested=job.cancel_event.is_set,
+                between_steps=self.jobs.run_waiting,
+                preview_every=request.preview_every,
+            )
+            self._submit(job, context)
+        yield from self._events(job, context, pb.TrainResponse, lambda *finished: self._trained(run.trainer, *finished))
+
+    def _trained(
+        self, trainer: Trainer, job: Job, result: TrainResult, seconds: float, context: grpc.ServicerContext
+    ) -> pb.TrainResponse:
+        if not result.finished or result.model is None:
+            log.info("training stopped", extra={"job": job.id, "step": result.step})
+            context.abort(
+                grpc.StatusCode.CANCELLED,
+                f"training stopped at step {result.step} of {result.total}; its checkpoint is kept: train again with "
+                f"resume to go on",
+            )
+        model = result.model
+        log.info("training finished", extra={"job": job.id, "seconds": round(seconds, 3), "model": model.name})
+        return pb.TrainResponse(
+            model=pb.TrainedModel(
+                kind=trainer.kind,
+                name=model.name,
+                style_id=f"{trainer.model_kind}:{model.name}",
+                method=trainer.method,
+                steps=result.step,
+                seconds=seconds,
+            )
+        )
+
+    def ListTrainers(self, request: pb.ListTrainersRequest, context: grpc.ServicerContext):
+        return pb.ListTrainersResponse(trainers=[_trainer_info(t) for t in trainers.TRAINERS.values()])
+
+    def _submit(self, job: Job, context: grpc.ServicerContext) -> None:
+        # The job stops at its next step once the client cancels or disconnects.
+        context.add_callback(job.cancel)
+        self.jobs.submit(job)
+        log.info("job queued", extra={"job": job.id, "what": job.description})
+
+    def _events(self, job: Job, context: grpc.ServicerContext, response: type, finish: Callable) -> Iterator:
+        """The job's events as `response` messages (StylizeResponse or TrainResponse), ending with finish()'s."""
         last_position = self.jobs.position(job)
         if last_position:
-            yield pb.StylizeResponse(queued=pb.QueuePosition(position=last_position))
+            yield response(queued=pb.QueuePosition(position=last_position))
         while True:
             try:
                 kind, payload = job.events.get(timeout=0.25)
@@ -154,35 +214,41 @@ class StyleTransferService(pb_grpc.StyleTransferServicer):
                 position = self.jobs.position(job)
                 if position and position != last_position:
                     last_position = position
-                    yield pb.StylizeResponse(queued=pb.QueuePosition(position=position))
+                    yield response(queued=pb.QueuePosition(position=position))
                 continue
             if kind == "started":
-                yield pb.StylizeResponse(queued=pb.QueuePosition(position=0))
-            elif kind == "progress":
-                stage, step, total, loss = payload
-                yield pb.StylizeResponse(progress=pb.Progress(stage=stage, step=step, total=total, loss=loss))
-            elif kind == "preview":
-                image, step = payload
-                yield pb.StylizeResponse(preview=_preview(image, step))
+                yield response(queued=pb.QueuePosition(position=0))
+            elif kind == "event":
+                yield payload
             elif kind == "result":
-                output, seconds = payload
-                log.info("job finished", extra={"job": job.id, "seconds": round(seconds, 3)})
-                result = pb.Result(
-                    image=pb.ImageRef(sha256=self.store.put(output.image)),
-                    header=header_of(output.image),
-                    seconds=seconds,
-                )
-                for name, layer in output.extra_layers.items():
-                    result.extra_layers.add(
-                        name=name, image=pb.ImageRef(sha256=self.store.put(layer)), header=header_of(layer)
-                    )
-                yield pb.StylizeResponse(result=result)
+                yield finish(job, *payload, context)
                 return
             elif kind == "cancelled" or (kind == "error" and isinstance(payload, JobCancelled)):
                 log.info("job cancelled", extra={"job": job.id})
                 context.abort(grpc.StatusCode.CANCELLED, "the job was cancelled")
             elif kind == "error":
                 _abort_for(context, payload, job)
+
+    def _train_request(self, request: pb.TrainRequest) -> TrainRequest:
+        trainer = trainers.trainer(request.kind)
+        check_name(request.name)
+        style = None
+        if request.style.sha256:
+            if not trainer.needs_style:
+                raise InvalidInput(f"style: {trainer.kind} does not learn from a style picture")
+            style = pixels.image_to_tensor(self.store.get(request.style.sha256, "style"))
+        given = {name: getattr(v, v.WhichOneof("kind")) for name, v in request.params.items() if v.WhichOneof("kind")}
+        return TrainRequest(
+            trainer,
+            request.name,
+            resolve(trainer.params, given, trainer.kind),
+            style,
+            request.style.sha256,
+            Path(request.photos_dir) if request.photos_dir else None,
+            resume=request.resume,
+            overwrite=request.overwrite,
+            device=self.device,
+        )
 
     def _job_request(self, request: pb.StylizeRequest) -> JobRequest:
         method = self.methods.get(request.method or "gatys")
@@ -272,6 +338,23 @@ def _preview(image: torch.Tensor, step: int) -> pb.Preview:
     )
 
 
+def _post_training_progress(job: Job, progress: TrainProgress) -> None:
+    job.post(
+        "event",
+        pb.TrainResponse(
+            progress=pb.TrainProgress(
+                step=progress.step,
+                total=progress.total,
+                losses=progress.losses,
+                steps_per_second=progress.steps_per_second,
+                eta_seconds=progress.eta_seconds,
+            )
+        ),
+    )
+    if progress.preview is not None:
+        job.post("event", pb.TrainResponse(preview=_preview(progress.preview, progress.step)))
+
+
 def _style_info(style: BuiltinStyle) -> pb.StyleInfo:
     info = pb.StyleInfo(id=style.id, name=style.name, method=style.method, license=style.license)
     if style.thumbnail is not None:
@@ -283,23 +366,40 @@ def _style_info(style: BuiltinStyle) -> pb.StyleInfo:
     return info
 
 
+def _param_specs(params: Sequence[Param]) -> list[pb.ParamSpec]:
+    return [
+        pb.ParamSpec(
+            name=p.name,
+            type=PARAM_TYPES[p.kind],
+            default_value=param_value(p.default),
+            minimum=p.minimum,
+            maximum=p.maximum,
+            choices=list(p.choices),
+            help=p.help,
+        )
+        for p in params
+    ]
+
+
+def _trainer_info(trainer: Trainer) -> pb.TrainerInfo:
+    return pb.TrainerInfo(
+        kind=trainer.kind,
+        title=trainer.title,
+        description=trainer.description,
+        params=_param_specs(trainer.params),
+        takes_style_image=trainer.needs_style,
+        takes_photos=trainer.needs_photos,
+        model_kind=trainer.model_kind,
+        method=trainer.method,
+    )
+
+
 def _method_info(method: Method) -> pb.MethodInfo:
     return pb.MethodInfo(
         name=method.name,
         title=method.title,
         description=method.description,
-        params=[
-            pb.ParamSpec(
-                name=p.name,
-                type=PARAM_TYPES[p.kind],
-                default_value=param_value(p.default),
-                minimum=p.minimum,
-                maximum=p.maximum,
-                choices=list(p.choices),
-                help=p.help,
-            )
-            for p in method.params
-        ],
+        params=_param_specs(method.params),
         max_styles=method.max_styles,
         takes_style_images=method.takes_style_images,
         takes_builtin_styles=method.takes_builtin_styles,

@@ -329,3 +329,109 @@ class ListStylesResponse(_message.Message):
     STYLES_FIELD_NUMBER: _ClassVar[int]
     styles: _containers.RepeatedCompositeFieldContainer[StyleInfo]
     def __init__(self, styles: _Optional[_Iterable[_Union[StyleInfo, _Mapping]]] = ...) -> None: ...
+
+class TrainRequest(_message.Message):
+    __slots__ = ("kind", "name", "style", "photos_dir", "params", "resume", "overwrite", "preview_every")
+    class ParamsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: ParamValue
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[ParamValue, _Mapping]] = ...) -> None: ...
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    STYLE_FIELD_NUMBER: _ClassVar[int]
+    PHOTOS_DIR_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
+    RESUME_FIELD_NUMBER: _ClassVar[int]
+    OVERWRITE_FIELD_NUMBER: _ClassVar[int]
+    PREVIEW_EVERY_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    name: str
+    style: ImageRef
+    photos_dir: str
+    params: _containers.MessageMap[str, ParamValue]
+    resume: bool
+    overwrite: bool
+    preview_every: int
+    def __init__(self, kind: _Optional[str] = ..., name: _Optional[str] = ..., style: _Optional[_Union[ImageRef, _Mapping]] = ..., photos_dir: _Optional[str] = ..., params: _Optional[_Mapping[str, ParamValue]] = ..., resume: _Optional[bool] = ..., overwrite: _Optional[bool] = ..., preview_every: _Optional[int] = ...) -> None: ...
+
+class TrainProgress(_message.Message):
+    __slots__ = ("step", "total", "losses", "steps_per_second", "eta_seconds")
+    class LossesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    LOSSES_FIELD_NUMBER: _ClassVar[int]
+    STEPS_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
+    ETA_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    step: int
+    total: int
+    losses: _containers.ScalarMap[str, float]
+    steps_per_second: float
+    eta_seconds: float
+    def __init__(self, step: _Optional[int] = ..., total: _Optional[int] = ..., losses: _Optional[_Mapping[str, float]] = ..., steps_per_second: _Optional[float] = ..., eta_seconds: _Optional[float] = ...) -> None: ...
+
+class TrainedModel(_message.Message):
+    __slots__ = ("kind", "name", "style_id", "method", "steps", "seconds")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    STYLE_ID_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    name: str
+    style_id: str
+    method: str
+    steps: int
+    seconds: float
+    def __init__(self, kind: _Optional[str] = ..., name: _Optional[str] = ..., style_id: _Optional[str] = ..., method: _Optional[str] = ..., steps: _Optional[int] = ..., seconds: _Optional[float] = ...) -> None: ...
+
+class TrainResponse(_message.Message):
+    __slots__ = ("queued", "progress", "preview", "model")
+    QUEUED_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    PREVIEW_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    queued: QueuePosition
+    progress: TrainProgress
+    preview: Preview
+    model: TrainedModel
+    def __init__(self, queued: _Optional[_Union[QueuePosition, _Mapping]] = ..., progress: _Optional[_Union[TrainProgress, _Mapping]] = ..., preview: _Optional[_Union[Preview, _Mapping]] = ..., model: _Optional[_Union[TrainedModel, _Mapping]] = ...) -> None: ...
+
+class TrainerInfo(_message.Message):
+    __slots__ = ("kind", "title", "description", "params", "takes_style_image", "takes_photos", "model_kind", "method")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
+    TAKES_STYLE_IMAGE_FIELD_NUMBER: _ClassVar[int]
+    TAKES_PHOTOS_FIELD_NUMBER: _ClassVar[int]
+    MODEL_KIND_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    title: str
+    description: str
+    params: _containers.RepeatedCompositeFieldContainer[ParamSpec]
+    takes_style_image: bool
+    takes_photos: bool
+    model_kind: str
+    method: str
+    def __init__(self, kind: _Optional[str] = ..., title: _Optional[str] = ..., description: _Optional[str] = ..., params: _Optional[_Iterable[_Union[ParamSpec, _Mapping]]] = ..., takes_style_image: _Optional[bool] = ..., takes_photos: _Optional[bool] = ..., model_kind: _Optional[str] = ..., method: _Optional[str] = ...) -> None: ...
+
+class ListTrainersRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListTrainersResponse(_message.Message):
+    __slots__ = ("trainers",)
+    TRAINERS_FIELD_NUMBER: _ClassVar[int]
+    trainers: _containers.RepeatedCompositeFieldContainer[TrainerInfo]
+    def __init__(self, trainers: _Optional[_Iterable[_Union[TrainerInfo, _Mapping]]] = ...) -> None: ...

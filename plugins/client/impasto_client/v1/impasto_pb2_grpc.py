@@ -64,6 +64,16 @@ class StyleTransferStub:
                 request_serializer=impasto_dot_v1_dot_impasto__pb2.ListStylesRequest.SerializeToString,
                 response_deserializer=impasto_dot_v1_dot_impasto__pb2.ListStylesResponse.FromString,
                 _registered_method=True)
+        self.Train = channel.unary_stream(
+                '/impasto.v1.StyleTransfer/Train',
+                request_serializer=impasto_dot_v1_dot_impasto__pb2.TrainRequest.SerializeToString,
+                response_deserializer=impasto_dot_v1_dot_impasto__pb2.TrainResponse.FromString,
+                _registered_method=True)
+        self.ListTrainers = channel.unary_unary(
+                '/impasto.v1.StyleTransfer/ListTrainers',
+                request_serializer=impasto_dot_v1_dot_impasto__pb2.ListTrainersRequest.SerializeToString,
+                response_deserializer=impasto_dot_v1_dot_impasto__pb2.ListTrainersResponse.FromString,
+                _registered_method=True)
 
 
 class StyleTransferServicer:
@@ -112,6 +122,25 @@ class StyleTransferServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Train(self, request, context):
+        """Trains a model (a new real-time style, a decoder, …) as a job on the
+        same queue as Stylize, streaming queue position, progress, previews of a
+        fixed probe photo, and finally the model. Interactive Stylize jobs run
+        between training steps, so training never blocks painting. Cancelling
+        the call stops it after the current step and keeps a checkpoint that a
+        request with `resume` continues from.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTrainers(self, request, context):
+        """Every kind of model Train makes, with the schema of its parameters.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StyleTransferServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -144,6 +173,16 @@ def add_StyleTransferServicer_to_server(servicer, server):
                     servicer.ListStyles,
                     request_deserializer=impasto_dot_v1_dot_impasto__pb2.ListStylesRequest.FromString,
                     response_serializer=impasto_dot_v1_dot_impasto__pb2.ListStylesResponse.SerializeToString,
+            ),
+            'Train': grpc.unary_stream_rpc_method_handler(
+                    servicer.Train,
+                    request_deserializer=impasto_dot_v1_dot_impasto__pb2.TrainRequest.FromString,
+                    response_serializer=impasto_dot_v1_dot_impasto__pb2.TrainResponse.SerializeToString,
+            ),
+            'ListTrainers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTrainers,
+                    request_deserializer=impasto_dot_v1_dot_impasto__pb2.ListTrainersRequest.FromString,
+                    response_serializer=impasto_dot_v1_dot_impasto__pb2.ListTrainersResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -308,6 +347,60 @@ class StyleTransfer:
             '/impasto.v1.StyleTransfer/ListStyles',
             impasto_dot_v1_dot_impasto__pb2.ListStylesRequest.SerializeToString,
             impasto_dot_v1_dot_impasto__pb2.ListStylesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Train(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/impasto.v1.StyleTransfer/Train',
+            impasto_dot_v1_dot_impasto__pb2.TrainRequest.SerializeToString,
+            impasto_dot_v1_dot_impasto__pb2.TrainResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTrainers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/impasto.v1.StyleTransfer/ListTrainers',
+            impasto_dot_v1_dot_impasto__pb2.ListTrainersRequest.SerializeToString,
+            impasto_dot_v1_dot_impasto__pb2.ListTrainersResponse.FromString,
             options,
             channel_credentials,
             insecure,
