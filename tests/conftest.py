@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 
 import numpy as np
@@ -15,6 +16,9 @@ from impasto_client import Client, Image, Layout, SampleType
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "editors: drives a real Krita or GIMP (installed by .ci/run)")
+    # The user's own models (trained styles, decoders) must neither change what the tests see nor be touched by
+    # them: every test starts from an empty models directory unless it sets its own.
+    os.environ["IMPASTO_MODELS_DIR"] = tempfile.mkdtemp(prefix="impasto-test-models-")
 
 
 def require_tool(name: str) -> str:

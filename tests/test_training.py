@@ -26,7 +26,7 @@ from impasto.errors import InvalidInput, NotFound
 from impasto.imaging.imagefiles import read_image
 from impasto.imaging.pixels import image_to_tensor
 from impasto.networks.transformer import TransformerNet
-from impasto.runtime.trained import checkpoint_path, model_path
+from impasto.runtime.trained import checkpoint_path
 from impasto.samples import SAMPLES
 from impasto.training.kinds import TRAINERS, trainer
 from impasto.training.loop import Hooks, TrainRequest, train
@@ -58,7 +58,12 @@ def style() -> torch.Tensor:
 
 
 def request(kind: str, photos: Path, style: torch.Tensor, **settings) -> TrainRequest:
-    return TrainRequest(trainer(kind), "tiny", {**TINY, **settings}, style, "swirls", photos)
+    """A tiny run; decoders take no style picture and no name (their methods find them by a fixed one)."""
+    learns_a_style = trainer(kind).needs_style
+    return TrainRequest(
+        trainer(kind), "tiny" if learns_a_style else "", {**TINY, **settings}, style if learns_a_style else None,
+        "swirls" if learns_a_style else "", photos,
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize("kind", sorted(TRAINERS))
@@ -87,7 +92,7 @@ def test_stopping_and_resuming_gives_the_weights_of_a_run_straight_through(
         Hooks(report=lambda p: steps.append(p.step), stop_requested=lambda: len(steps) >= 3),
     )
     assert not first.finished and first.step == 3 and first.checkpoint.is_file()
-    assert not model_path(trainer(kind).model_kind, "tiny").exists()
+    assert not list((tmp_path / "resumed" / trainer(kind).model_kind).glob("*.pt"))
     resumed = train(TrainRequest(**{**vars(request(kind, photos, style)), "resume": True})).model
     assert straight is not None and resumed is not None
     assert straight.state.keys() == resumed.state.keys()
@@ -114,7 +119,7 @@ def _train_through(client: Client, kind: str, name: str, photos: Path, **params)
 
 
 def test_a_trained_style_is_listed_and_used_without_restart(client: Client, models: Path, photos: Path) -> None:
-    assert not [s for s in client.list_styles() if s.id.startswith(("fast:", "cin:"))]
+    assert not {"fast:stripes", "cin:stripes"} & {s.id for s in client.list_styles()}
     fast_id = _train_through(client, "fast", "stripes", photos)
     cin_id = _train_through(client, "cin-style", "stripes", photos)
     assert (fast_id, cin_id) == ("fast:stripes", "cin:stripes")
@@ -176,6 +181,54 @@ def test_cancelling_training_keeps_a_resumable_checkpoint(client: Client, models
     done = client.train("cin-style", "cancel-me", style=rgb_image(stripes(48, 48)), photos_dir=str(photos),
                         params={**TINY, "steps": 4}, resume=True).result()  # fmt: skip
     assert done.style_id == "cin:cancel-me"
+
+
+def test_trained_decoders_make_adain_and_swap_decode_in_one_pass(client: Client, models: Path, photos: Path) -> None:
+    for kind in ("adain-decoder", "swap-decoder"):
+        done = client.train(kind, "", photos_dir=str(photos), params={**TINY, "steps": 2, "size": 64}).result()
+        assert done.method == kind.split("-")[0]
+    content, style = rgb_image(scene(40, 56)), rgb_image(stripes(48, 48))
+    for method in ("adain", "swap"):
+        events = list(client.stylize(content, [style], method=method, params={"decoder": "network", "size": 64}))
+        totals = {e.total for e in events if e.kind == "progress" and e.stage == "decoding"}
+        assert totals and max(totals) <= 2, (method, totals)  # one pass, not an optimisation
+        assert as_array(events[-1].image).shape == (40, 56, 3)
+    with pytest.raises(ImpastoError, match="models are named 'adain-relu4_1'"):
+        client.train("adain-decoder", "mine", photos_dir=str(photos), params=TINY).result()
+    with pytest.raises(ImpastoError, match="does not learn from a style picture"):
+        client.train("wct-decoders", "", style=style, photos_dir=str(photos), params=TINY).result()
+
+
+def test_a_texture_fills_the_selection_anew_for_each_seed(client: Client, models: Path) -> None:
+    done = client.train("texture", "stripes", style=rgb_image(stripes(48, 48)), params={**TINY, "steps": 3}).result()
+    assert done.style_id == "texture:stripes" and done.method == "texture"
+    content = scene(48, 64)
+    mask = np.zeros((48, 64, 1), np.uint8)
+    mask[8:40, 16:56] = 255
+
+    def fill(seed: int) -> np.ndarray:
+        call = client.stylize(
+            rgb_image(content), [done.style_id], method="texture", mask=rgb_image(mask), params={"seed": seed}
+        )
+        return as_array(call.result())
+
+    first, again, other = fill(0), fill(0), fill(1)
+    inside = mask[..., 0] == 255
+    assert (first[~inside] == content[~inside]).all()  # outside the selection: bit-identical
+    assert np.abs(first[inside].astype(int) - content[inside]).mean() > 10
+    assert np.abs(first[inside].astype(int) - other[inside]).mean() > 1  # another seed, another sample
+    assert (again == first).all()  # the same seed, the same sample
+
+
+def test_a_texture_picture_is_synthesised_without_training(client: Client) -> None:
+    content = scene(40, 40)
+    out = as_array(
+        client.stylize(rgb_image(content), [rgb_image(stripes(40, 40))], method="texture",
+                       params={"size": 40, "steps": 10, "coarse_steps": 0}).result()
+    )  # fmt: skip
+    assert out.shape == content.shape
+    red = out[..., 0].astype(int)
+    assert np.abs(out.astype(int) - content.astype(int)).mean() > 20 and red.std() > 20
 
 
 def test_published_fast_neural_style_checkpoints_run(client: Client, models: Path) -> None:

@@ -85,8 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     stylize.add_argument("--quiet", action="store_true", help="no progress bar")
 
     train = sub.add_parser("train", help="teach impasto a new real-time style from your own picture")
-    train.add_argument("kind", help="what to train: fast, cin-style (see 'impasto trainers')")
-    train.add_argument("--name", required=True, help="the model's name: letters, digits, '-' and '_'")
+    train.add_argument("kind", help="what to train: cin-style, fast, adain-decoder, … (see 'impasto trainers')")
+    train.add_argument("--name", default="", help="the model's name: letters, digits, '-' and '_' (decoders: none)")
     train.add_argument("--style", help="the style picture to learn from")
     train.add_argument("--photos", help="folder of photos to learn on (default: the openly licensed set)")
     train.add_argument("--steps", type=int, help="training steps (parameter 'steps')")

@@ -1,8 +1,9 @@
 """Encode pictures to features and decode features to pictures, for the feature-transform methods.
 
-AdaIN and WCT transform features and need them turned back into a picture. With the published
-encoder/decoder checkpoints installed (networks/decoders.py) that is one pass of a trained decoder;
-without them the transformed features are inverted by optimisation through our VGG19
+AdaIN, WCT and style swap transform features and need them turned back into a picture. A decoder
+does it in one pass: the published encoder/decoder checkpoints when installed (networks/decoders.py),
+else the decoders impasto trained against its own VGG19 (impasto train adain-decoder, wct-decoders,
+swap-decoder); without either the features are inverted by optimisation through our VGG19
 (optim/invert.py): slower, but the methods work out of the box. This module picks one, computes
 style statistics with it (cached across jobs), and applies a statistics transfer per paired region.
 """
@@ -34,9 +35,9 @@ def decoder_param(published: str) -> Param:
         "decoder",
         "choice",
         "auto",
-        f"How features become a picture: 'network' uses {published} from the models folder (fast, see "
-        f"docs/decoders.md), 'optimise' reconstructs the picture through VGG19 (much slower, needs no extra "
-        f"files), 'auto' uses the network when it is installed",
+        f"How features become a picture: 'network' uses a trained decoder, {published} or impasto's own (fast, "
+        f"see docs/decoders.md), 'optimise' reconstructs the picture through VGG19 (much slower, needs no extra "
+        f"files), 'auto' uses a network when there is one",
         choices=("auto", "network", "optimise"),
     )
 
@@ -131,6 +132,41 @@ class NetworkCodec(FeatureCodec):
         return out
 
 
+class TrainedDecoderCodec(FeatureCodec):
+    """Our VGG19 and a decoder impasto trained to invert it at one layer: one forward pass each way."""
+
+    steps = 1
+
+    def __init__(self, vgg: VGG19, decoder: torch.nn.Module, dtype: torch.dtype) -> None:
+        self.vgg, self.decoder, self.dtype = vgg, decoder, dtype
+        # The same features as the inversion codec's, so cached style statistics are shared with it.
+        self.key = f"vgg19-{vgg.preprocessing}-{vgg.pooling}"
+
+    def encode(self, image: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
+        with torch.no_grad(), precision.autocast(image.device, self.dtype):
+            feats = self.vgg(image, list(layers))
+        return {k: v.float() for k, v in feats.items()}
+
+    def decode(self, features: torch.Tensor, layer: str, init: torch.Tensor, report: Report) -> torch.Tensor:
+        with torch.no_grad():
+            out = self.decoder(features.to(self.dtype).contiguous(memory_format=torch.channels_last))
+        out = resize(out.float(), *init.shape[-2:]).clamp(0, 1)
+        report(1, 0.0, lambda: out)
+        return out
+
+
+def trained_codec(ctx: JobContext, names: Sequence[str], layer: str) -> TrainedDecoderCodec | None:
+    """The first of the named decoders impasto trained that is there, with our VGG19, or None."""
+    for name in names:
+        path = decoders.trained_decoder(name)
+        if path is not None:
+            decoder = _cached_network(
+                ctx, "trained-decoder", [path], lambda p=path: prepared(decoders.load_trained_decoder(p, layer), ctx)
+            )
+            return TrainedDecoderCodec(vgg19(ctx), decoder, _dtype(ctx))
+    return None
+
+
 def prepared(module: torch.nn.Module, ctx: JobContext) -> Any:
     """A loaded network on the job's device, in the job's float type, channels-last for oneDNN."""
     return module.to(ctx.device, _dtype(ctx)).to(memory_format=torch.channels_last)
@@ -174,10 +210,10 @@ def _cached_network(ctx: JobContext, kind: str, paths: Sequence[Any], load: Call
     return ctx.models.get(key, load)
 
 
-def _no_network(method: str, where: str) -> InvalidInput:
+def _no_network(method: str, where: str, kind: str) -> InvalidInput:
     return InvalidInput(
-        f"decoder 'network' needs the published {method} checkpoints in {where}, and they are not there; "
-        f"see docs/decoders.md, or choose decoder 'optimise'"
+        f"decoder 'network' needs a trained {method} decoder, and there is none: train one with 'impasto train "
+        f"{kind}', or put the published checkpoints in {where} (docs/decoders.md), or choose decoder 'optimise'"
     )
 
 
@@ -194,8 +230,11 @@ def adain_codec(ctx: JobContext, params: dict[str, Scalar], mask: torch.Tensor |
                 return decoders.Codec(codec.layer, prepared(codec.encoder, ctx), prepared(codec.decoder, ctx))
 
             return NetworkCodec(_cached_network(ctx, "adain-network", found, load), _dtype(ctx))
+        trained = trained_codec(ctx, [f"adain-{decoders.ADAIN_LAYER}"], decoders.ADAIN_LAYER)
+        if trained is not None:
+            return trained
         if mode == "network":
-            raise _no_network("AdaIN", str(decoders.adain_files()[0].parent))
+            raise _no_network("AdaIN", str(decoders.adain_files()[0].parent), "adain-decoder")
     return inversion_codec(ctx, params, mask)
 
 
@@ -225,12 +264,18 @@ def wct_codecs(
 
             paths = [p for level in sorted(found) for p in found[level]]
             networks = _cached_network(ctx, "wct-networks", paths, load)
-        missing = [level for level in levels if level not in networks]
+    codecs: dict[str, FeatureCodec] = {level: NetworkCodec(networks[level], _dtype(ctx)) for level in networks}
+    if mode != "optimise":
+        for level in levels:
+            trained = None if level in codecs else trained_codec(ctx, [f"wct-{level}"], level)
+            if trained is not None:
+                codecs[level] = trained
+        missing = [level for level in levels if level not in codecs]
         if mode == "network" and missing:
             folder = decoders.wct_files(missing[0])[0].parent
-            raise _no_network(f"WCT ({', '.join(missing)})", str(folder))
-    fallback = None if all(level in networks for level in levels) else inversion_codec(ctx, params, mask)
-    return {level: NetworkCodec(networks[level], _dtype(ctx)) if level in networks else fallback for level in levels}
+            raise _no_network(f"WCT ({', '.join(missing)})", str(folder), "wct-decoders")
+    fallback = None if all(level in codecs for level in levels) else inversion_codec(ctx, params, mask)
+    return {level: codecs.get(level) or fallback for level in levels}
 
 
 class StyleStatistics:

@@ -1,7 +1,9 @@
 """Chen & Schmidt 2016: style swap. Every content patch of relu3_1 becomes its closest style patch.
 
 Closest by normalised cross-correlation (patches.py); the swapped features are then turned into a
-picture by feature inversion with a smoothness prior, from the content, as in the paper.
+picture in one pass by the inverse network impasto trained (impasto train swap-decoder, or a WCT
+decoder of the same layer), else by feature inversion with a smoothness prior, from the content, as in
+the paper's optimisation variant.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ class Swap(Method):
             choices=SWAP_LAYERS,
         ),
         *feature_codec.size_params(384),
+        feature_codec.decoder_param("impasto's inverse network for the layer"),
         *feature_codec.inversion_params(100, 1.0, "Optimisation steps to rebuild the picture from the swapped patches"),
     )
 
@@ -86,7 +89,15 @@ class Swap(Method):
         for what, f in (("picture", content_f), ("style picture", style_f)):
             if min(grid_size(f.shape[-2], f.shape[-1], k, stride)) < 1:
                 raise ParamError(f"the {what} is too small for {k}×{k} patches at {layer}; lower 'patch_size'")
-        steps = int(p["steps"])
+        decoder = None
+        if str(p["decoder"]) != "optimise":
+            decoder = feature_codec.trained_codec(ctx, [f"swap-{layer}", f"wct-{layer}"], layer)
+            if decoder is None and str(p["decoder"]) == "network":
+                raise ParamError(
+                    f"decoder 'network' needs a trained decoder at {layer}: train one with 'impasto train "
+                    f"swap-decoder --set layer={layer}', or choose decoder 'optimise'"
+                )
+        steps = 1 if decoder is not None else int(p["steps"])
         total = steps + 1
 
         def on_chunk(done: int, count: int) -> None:
@@ -100,5 +111,8 @@ class Swap(Method):
         def on_step(step: int, loss: float, image: torch.Tensor) -> None:
             ctx.progress("inverting", 1 + step, total, loss, lambda: image)
 
+        if decoder is not None:
+            report = feature_codec.reporter(ctx, "decoding", 1, total)
+            return decoder.decode(swapped, layer, job.content, report)
         dtype = precision.resolve("auto", ctx.device)
         return invert(vgg, {layer: swapped}, job.content, steps, float(p["tv_weight"]), on_step, job.mask, dtype)

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import InvalidInput
-from ..runtime.trained import file_signature
+from ..runtime.trained import file_signature, load_model, locate
 from ..runtime.weights import user_models_dir
 from .vgg import LAYER_NAMES
 
@@ -36,6 +36,8 @@ ADAIN_LAYER = "relu4_1"
 # The published AdaIN encoder file holds the whole normalised VGG19 through relu5_4.
 ADAIN_ENCODER_FILE_END = "relu5_4"
 ADAIN_DIR = "adain"
+# Where impasto's own decoders go: <models>/decoders/<method>-<layer>.pt.
+TRAINED_KIND = "decoders"
 WCT_DIR = "wct"
 
 
@@ -267,6 +269,24 @@ def load_wct(models_dir: Path | None = None) -> dict[str, Codec]:
             if all(torch.equal(value, shared[key]) for key, value in own.items()):
                 codecs[level] = Codec(level, deepest, codec.decoder)
     return codecs
+
+
+def trained_decoder(name: str) -> Path | None:
+    """The decoder impasto trained under `name` (impasto train adain-decoder / wct-decoders / swap-decoder)."""
+    return locate(TRAINED_KIND, name)
+
+
+def load_trained_decoder(path: Path, first: str) -> FeatureDecoder:
+    """A decoder from `first` that impasto trained against its own VGG19."""
+    model = load_model(path, TRAINED_KIND)
+    with torch.device("meta"):
+        decoder = FeatureDecoder(first, file_signature(path))
+    try:
+        decoder.load_state_dict({k: v.float() for k, v in model.state.items()}, assign=True)
+    except RuntimeError as err:
+        detail = " ".join(str(err).split())[:300]
+        raise InvalidInput(f"{path} is not a decoder from {first}: {detail}") from None
+    return decoder.eval()
 
 
 def files_signature(paths: list[Path]) -> tuple[str, ...]:

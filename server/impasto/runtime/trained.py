@@ -21,12 +21,14 @@ from typing import Any
 import torch
 
 from ..errors import InvalidInput, NotFound, ResourceExhausted
-from .weights import user_models_dir
+from .weights import WeightsError, manifest, manifest_path, sha256_file, user_models_dir
 
 MODEL_FORMAT = "impasto-model"
 FORMAT_VERSION = 1
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 CHECKPOINTS_DIR = "checkpoints"
+# Manifest entries of models trained by impasto and shipped in its models/ folder name this package.
+SHIPPED_PACKAGE = "impasto"
 # Published checkpoints (e.g. fast_neural_style's) dropped into a kind's folder are plain state dicts.
 PUBLISHED_SUFFIX = ".pth"
 
@@ -122,6 +124,7 @@ def save_model(model: TrainedModel) -> None:
 
 def load_model(path: Path, kind: str) -> TrainedModel:
     """An impasto model file (.pt), or a published plain state dict (.pth) that the kind's loader will check."""
+    _check_shipped(path)
     payload = read_payload(path, f"{kind} model")
     if path.suffix == PUBLISHED_SUFFIX and "format" not in payload:
         if not payload or not all(isinstance(v, torch.Tensor) for v in payload.values()):
@@ -138,17 +141,43 @@ def load_model(path: Path, kind: str) -> TrainedModel:
     return TrainedModel(kind, name, path, state, settings, payload.get("thumbnail"))
 
 
+def shipped_dir() -> Path:
+    """The models that ship with impasto: the checkout's models/ folder, or its installed copy."""
+    return manifest_path().parent
+
+
 def model_files(kind: str, models_dir: Path | None = None) -> list[Path]:
-    """The trained models of a kind, by name."""
-    folder = (models_dir or user_models_dir()) / kind
-    if not folder.is_dir():
-        return []
+    """The trained models of a kind, by name: the user's, then the shipped ones they do not replace."""
     found: dict[str, Path] = {}
-    # By name, an impasto .pt before a published .pth of the same name, as find_model picks them.
-    for path in sorted(folder.iterdir(), key=lambda p: (p.stem, p.suffix != ".pt")):
-        if path.suffix in (".pt", PUBLISHED_SUFFIX) and _NAME.fullmatch(path.stem):
-            found.setdefault(path.stem, path)
-    return list(found.values())
+    folders = [models_dir] if models_dir is not None else [user_models_dir(), shipped_dir()]
+    for folder in (f / kind for f in folders):
+        if not folder.is_dir():
+            continue
+        # By name, an impasto .pt before a published .pth of the same name, as locate() picks them.
+        for path in sorted(folder.iterdir(), key=lambda p: (p.stem, p.suffix != ".pt")):
+            if path.suffix in (".pt", PUBLISHED_SUFFIX) and _NAME.fullmatch(path.stem):
+                found.setdefault(path.stem, path)
+    return sorted(found.values(), key=lambda p: p.stem)
+
+
+def locate(kind: str, name: str, models_dir: Path | None = None) -> Path | None:
+    """The file of model `name` of a kind, as model_files() lists it, or None."""
+    check_name(name)
+    return next((p for p in model_files(kind, models_dir) if p.stem == name), None)
+
+
+def _check_shipped(path: Path) -> None:
+    """A shipped model is loaded only with the SHA-256 the manifest records for it."""
+    try:
+        relative = path.resolve().relative_to(shipped_dir().resolve()).as_posix()
+    except ValueError:
+        return  # the user's own file
+    entry = next((e for e in manifest().values() if e.package == SHIPPED_PACKAGE and e.path == relative), None)
+    if entry is None:
+        raise WeightsError(f"{path} ships with impasto but the manifest has no SHA-256 for it")
+    actual = sha256_file(path)
+    if actual != entry.sha256:
+        raise WeightsError(f"{path} has SHA-256 {actual}, not the manifest's {entry.sha256}: reinstall impasto")
 
 
 @dataclass(frozen=True)
@@ -183,7 +212,7 @@ def list_models(kind: str, models_dir: Path | None = None) -> list[ModelEntry]:
         if entry is None or entry.signature != signature:
             try:
                 model = load_model(path, kind)
-            except (InvalidInput, NotFound):
+            except (InvalidInput, NotFound, WeightsError):
                 continue
             thumb = model.thumbnail.numpy() if isinstance(model.thumbnail, torch.Tensor) else None
             entry = ModelEntry(kind, path.stem, path, signature, thumb, model.settings)
@@ -195,10 +224,8 @@ def list_models(kind: str, models_dir: Path | None = None) -> list[ModelEntry]:
 
 def find_model(kind: str, name: str, models_dir: Path | None = None) -> TrainedModel:
     """The trained model `name` of a kind, or NotFound naming what there is."""
-    path = model_path(kind, name, models_dir)
-    if not path.is_file() and path.with_suffix(PUBLISHED_SUFFIX).is_file():
-        path = path.with_suffix(PUBLISHED_SUFFIX)
-    if not path.is_file():
+    path = locate(kind, name, models_dir)
+    if path is None:
         have = ", ".join(e.name for e in list_models(kind, models_dir)) or "none yet"
         raise NotFound(f"there is no {kind} model named '{name}' (trained {kind} models: {have}); see impasto train")
     return load_model(path, kind)

@@ -22,7 +22,6 @@ from ..imaging.resample import resize
 from ..methods.base import BuiltinStyle, JobCancelled, JobContext, LRUCache, Method
 from ..params import Param, resolve
 from ..pipeline import JobOutput, JobRequest, StyleRequest, run_job
-from ..runtime.trained import check_name
 from ..training import kinds as trainers
 from ..training.base import Trainer
 from ..training.loop import Hooks, TrainProgress, TrainRequest, TrainResult, train
@@ -231,17 +230,17 @@ class StyleTransferService(pb_grpc.StyleTransferServicer):
 
     def _train_request(self, request: pb.TrainRequest) -> TrainRequest:
         trainer = trainers.trainer(request.kind)
-        check_name(request.name)
         style = None
         if request.style.sha256:
             if not trainer.needs_style:
                 raise InvalidInput(f"style: {trainer.kind} does not learn from a style picture")
             style = pixels.image_to_tensor(self.store.get(request.style.sha256, "style"))
         given = {name: getattr(v, v.WhichOneof("kind")) for name, v in request.params.items() if v.WhichOneof("kind")}
+        settings = resolve(trainer.params, given, trainer.kind)
         return TrainRequest(
             trainer,
-            request.name,
-            resolve(trainer.params, given, trainer.kind),
+            trainer.model_name(request.name, settings),
+            settings,
             style,
             request.style.sha256,
             Path(request.photos_dir) if request.photos_dir else None,

@@ -9,10 +9,12 @@ from typing import ClassVar
 import torch
 from torch import nn
 
+from ..errors import InvalidInput
 from ..losses.perceptual import WEIGHT_PARAMS
 from ..losses.style import STATISTICS
 from ..params import Param, Scalar
 from ..runtime import precision
+from ..runtime.trained import check_name
 from .photos import PhotoSet
 
 # The controls every kind has. Ranges keep a typo from asking for a month of training or a terabyte of memory.
@@ -82,6 +84,12 @@ class Trainer(ABC):
 
     @abstractmethod
     def learner(self, settings: dict[str, Scalar], inputs: TrainInputs) -> Learner: ...
+
+    def model_name(self, requested: str, settings: dict[str, Scalar]) -> str:
+        """The name the finished model is saved under: the painter's choice, checked."""
+        if not requested:
+            raise InvalidInput(f"name: give the {self.kind} model a name")
+        return check_name(requested)
 
 
 # The controls of the kinds that learn a style from a picture through the perceptual objective.

@@ -24,7 +24,6 @@ from ..params import Scalar, resolve
 from ..runtime.trained import (
     TrainedModel,
     atomic_save,
-    check_name,
     checkpoint_path,
     model_path,
     read_payload,
@@ -89,20 +88,20 @@ def train(request: TrainRequest, hooks: Hooks | None = None) -> TrainResult:
     hooks = hooks or Hooks()
     trainer = request.trainer
     settings = resolve(trainer.params, request.settings, trainer.kind)
-    name = check_name(request.name)
+    name = trainer.model_name(request.name, settings)
     target = model_path(trainer.model_kind, name, request.models_dir)
     checkpoint = checkpoint_path(trainer.kind, name, request.models_dir)
     if trainer.needs_style and request.style is None:
         raise InvalidInput(f"style: {trainer.kind} learns from a style picture; give one")
-    saved = _resume_point(request, settings, checkpoint) if request.resume else None
+    saved = _resume_point(request, name, settings, checkpoint) if request.resume else None
     if saved is None:
-        _refuse_overwriting(request, target, checkpoint)
+        _refuse_overwriting(request, name, target, checkpoint)
     photos = PhotoSet.from_folder(request.photos, int(settings["size"])) if trainer.needs_photos else None
     photo_names = [str(p) for p in photos.paths] if photos is not None else []
     if saved is not None and saved.get("photos") != photo_names:
         raise InvalidInput(
             f"photos: the checkpoint {checkpoint} was trained on other photos than these; resume with the same "
-            f"--photos, or start afresh with --overwrite"
+            f"photos, or start afresh (overwrite, --overwrite)"
         )
     device = request.device
     inputs = TrainInputs(device, request.style.to(device) if request.style is not None else None, photos)
@@ -151,7 +150,7 @@ def train(request: TrainRequest, hooks: Hooks | None = None) -> TrainResult:
         if not torch.isfinite(loss):
             raise InvalidInput(
                 f"training diverged at step {step + 1} (the loss is {float(loss)}); the last checkpoint is kept: "
-                f"lower learning_rate and --resume, or start afresh"
+                f"lower learning_rate and resume (--resume), or start afresh"
             )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -195,31 +194,31 @@ def train(request: TrainRequest, hooks: Hooks | None = None) -> TrainResult:
     return TrainResult(True, step, total, model, checkpoint)
 
 
-def _refuse_overwriting(request: TrainRequest, target: Path, checkpoint: Path) -> None:
+def _refuse_overwriting(request: TrainRequest, name: str, target: Path, checkpoint: Path) -> None:
     if request.overwrite:
         return
     kind = request.trainer.kind
     if target.exists():
         raise InvalidInput(
-            f"name: a {request.trainer.model_kind} model named '{request.name}' exists ({target}); choose another "
-            f"name, or pass --overwrite to replace it"
+            f"name: a {request.trainer.model_kind} model named '{name}' exists ({target}); choose another "
+            f"name, or replace it (overwrite, --overwrite)"
         )
     if checkpoint.exists():
         raise InvalidInput(
-            f"name: an unfinished {kind} run named '{request.name}' exists ({checkpoint}); pass --resume to go on "
-            f"with it, or --overwrite to start afresh"
+            f"name: an unfinished {kind} run named '{name}' exists ({checkpoint}); resume it (--resume), or "
+            f"start afresh (overwrite, --overwrite)"
         )
 
 
-def _resume_point(request: TrainRequest, settings: dict[str, Scalar], checkpoint: Path) -> dict[str, Any]:
+def _resume_point(request: TrainRequest, name: str, settings: dict[str, Scalar], checkpoint: Path) -> dict[str, Any]:
     """The checkpoint to go on from, after checking it belongs to this run."""
     trainer = request.trainer
     if not checkpoint.exists():
-        raise NotFound(f"resume: there is no checkpoint of a {trainer.kind} run named '{request.name}' ({checkpoint})")
+        raise NotFound(f"resume: there is no checkpoint of a {trainer.kind} run named '{name}' ({checkpoint})")
     saved = read_payload(checkpoint, "resume")
     if saved.get("format") != CHECKPOINT_FORMAT or saved.get("version") != CHECKPOINT_VERSION:
         raise InvalidInput(f"resume: {checkpoint} is not an impasto training checkpoint")
-    if saved.get("kind") != trainer.kind or saved.get("name") != request.name:
+    if saved.get("kind") != trainer.kind or saved.get("name") != name:
         raise InvalidInput(
             f"resume: {checkpoint} is a checkpoint of a {saved.get('kind')} run named {saved.get('name')!r}, "
             f"not of this {trainer.kind} run"
@@ -233,7 +232,7 @@ def _resume_point(request: TrainRequest, settings: dict[str, Scalar], checkpoint
         key = changed[0]
         raise InvalidInput(
             f"resume: the run was trained with {key}={before.get(key)!r}, not {settings[key]!r}; resume with the "
-            f"same settings (only steps and checkpoint_every may change), or start afresh with --overwrite"
+            f"same settings (only steps and checkpoint_every may change), or start afresh (overwrite, --overwrite)"
         )
     if saved.get("style_key") != request.style_key:
         raise InvalidInput("resume: this is not the style picture the run was trained on")

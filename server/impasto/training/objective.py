@@ -30,7 +30,8 @@ class PerceptualObjective:
 
     def __post_init__(self) -> None:
         s = self.settings
-        self.content_layers = parse_layers(str(s["content_layers"]), "content_layers")
+        # Texture networks learn from no photo and have no content layers.
+        self.content_layers = parse_layers(str(s["content_layers"]), "content_layers") if "content_layers" in s else {}
         self.style_weights = parse_layers(str(s["style_layers"]), "style_layers")
         self.statistics = parse_style_loss(str(s["style_loss"]))
         self.layers = tuple(sorted(set(self.content_layers) | set(self.style_weights), key=LAYER_NAMES.index))
@@ -56,7 +57,7 @@ class PerceptualObjective:
             [self.style_loss({k: v[i : i + 1] for k, v in feats.items()}) for i in range(output.shape[0])]
         ).mean()
         losses = {"style": float(s["style_weight"]) * style}
-        if content is not None and float(s["content_weight"]):
+        if content is not None and self.content_layers and float(s["content_weight"]):
             with torch.no_grad():
                 target = self.features(content, tuple(self.content_layers))
             losses["content"] = float(s["content_weight"]) * ContentLoss(target, self.content_layers)(feats)

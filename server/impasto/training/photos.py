@@ -2,8 +2,8 @@
 
 Feed-forward style networks learn from the content of many photos; random crops and flips of a few dozen are
 enough for them (Ulyanov et al. 2016 trained Texture Networks on a few thousand). Without a folder the trainer uses
-the default set: openly licensed photos that this machine already has (see models/README.md for each source and
-its licence), and always the photos bundled with impasto.
+the default set: the photos bundled with impasto, and the openly licensed photos of photo_sources.py that this
+machine has installed (models/training-data.md gives each source, its licence and how to install it).
 """
 
 from __future__ import annotations
@@ -20,18 +20,13 @@ from PIL import Image as PILImage
 
 from ..errors import InvalidInput
 from ..samples import SAMPLES
+from .photo_sources import PHOTO_SOURCES
 
 EXTENSIONS = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"}
 BUNDLED_PHOTOS = ("chelsea", "astronaut", "coffee")
 # Photos are kept at most this many times the crop side on their shorter side: crops then show a good part of
 # the scene (not a patch of texture) and a few dozen photos fit in a few hundred MB.
 KEEP_SCALE = 2.0
-# Where the default set looks, with each source's licence (models/README.md lists them in full). Debian's
-# wallpaper packages are GPL or CC BY-SA; a model trained on them records which files it saw.
-DEFAULT_SOURCES: tuple[tuple[str, str], ...] = (
-    ("skimage/data", "scikit-image sample photos: CC0 / public domain (skimage/data/README.txt)"),
-    ("sklearn/datasets/images", "scikit-learn sample images china.jpg, flower.jpg: CC BY 2.0"),
-)
 
 
 @dataclass(frozen=True)
@@ -45,15 +40,17 @@ def find_pictures(folder: Path) -> list[Path]:
 
 
 def default_photo_paths() -> list[Path]:
-    """The bundled photos, then every picture of the default sources installed in this Python."""
+    """The bundled photos, then each photo of photo_sources.py installed here (a model records which it saw)."""
     paths = [SAMPLES / f"{name}.png" for name in BUNDLED_PHOTOS]
-    roots = {Path(p) for p in (sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"], *sys.path) if p}
-    for relative, _licence in DEFAULT_SOURCES:
-        for root in sorted(roots):
-            folder = root / relative
-            if folder.is_dir():
-                paths += find_pictures(folder)
-                break
+    roots = sorted({Path(p) for p in (sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"], *sys.path)})
+    names = {p.name for p in paths}
+    for source, _licence, _credit in PHOTO_SOURCES:
+        path = Path(source)
+        found = path if path.is_absolute() else next((r / path for r in roots if (r / path).is_file()), None)
+        # The bundled photos are scikit-image's own; one copy of each is enough.
+        if found is not None and found.is_file() and found.name not in names:
+            paths.append(found)
+            names.add(found.name)
     return paths
 
 

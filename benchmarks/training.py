@@ -1,0 +1,163 @@
+"""Training: steps per second per kind (float32 and bfloat16 side by side), and whether each trained model meets
+its bar on content it never saw.
+
+    PYTHONPATH=server:plugins/client python benchmarks/training.py speed [--size 128] [--batch 4] [--steps 4]
+    PYTHONPATH=server:plugins/client python benchmarks/training.py quality [--models-dir DIR] [--size 256]
+        [--contents FILE ...]
+
+speed: every kind trains a few steps per precision, the precisions interleaved round by round so background load
+hits both alike; the first step of a run (warm-up) is dropped and the median of the rest reported.
+
+quality: for each cin:NAME and fast:NAME model whose style picture is a bundled sample of that NAME (or given with
+--style NAME=FILE), the model and `gatys` at its defaults stylize each content at the same size; the bar is the
+model's Gram style distance within 2x of gatys's. Gram style distance: the mean over relu1_1…relu5_1 of
+‖G(result) − G(style)‖ / ‖G(style)‖ (Grams normalised by C·H·W, the style picture at the result's longest side).
+The held-out contents default to mate-backgrounds' nature photos (`apt-get install mate-backgrounds`), which no
+shipped model was trained on (models/README.md lists the training photos).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from impasto.imaging.resample import fit_longest_side, resize
+from impasto.losses.gram import gram_matrix
+from impasto.methods.base import BuiltinStyle, JobContext, LRUCache, MethodInput, StyleSource
+from impasto.methods.cin import Cin
+from impasto.methods.fast import Fast
+from impasto.methods.gatys import Gatys
+from impasto.networks.vgg import load_vgg19
+from impasto.runtime.allocator import keep_freed_memory
+from impasto.samples import SAMPLES
+from impasto.training.kinds import TRAINERS
+from impasto.training.loop import Hooks, TrainRequest, train
+
+STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+HELD_OUT = sorted(Path("/usr/share/backgrounds/mate/nature").glob("*.jpg"))[:3]
+
+
+def cpu_model() -> str:
+    out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+    return next((line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name")), "?")
+
+
+def load(path: Path, longest: int) -> torch.Tensor:
+    image = Image.open(path).convert("RGB")
+    h, w = fit_longest_side(image.height, image.width, longest)
+    image = image.resize((w, h), Image.LANCZOS)
+    return torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float() / 255
+
+
+def speed(args: argparse.Namespace) -> None:
+    photos = SAMPLES  # the bundled photos: only the speed is measured
+    style = load(SAMPLES / "swirls.png", 256)
+    times: dict[tuple[str, str], list[float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(args.rounds):
+            for kind, trainer in TRAINERS.items():
+                for precision in ("float32", "bfloat16"):
+                    marks: list[float] = []
+                    settings = {"size": args.size, "batch": args.batch, "steps": args.steps, "precision": precision}
+                    request = TrainRequest(
+                        trainer, "speed" if trainer.needs_style else "", settings,
+                        style if trainer.needs_style else None, "swirls", photos, Path(tmp), overwrite=True,
+                    )  # fmt: skip
+                    train(request, Hooks(report=lambda p, marks=marks: marks.append(time.perf_counter())))
+                    times.setdefault((kind, precision), []).extend(np.diff(marks).tolist())
+    print(f"\n{cpu_model()}, {torch.get_num_threads()} threads; {args.size} px crops, batch {args.batch}\n")
+    print("| kind | s/step float32 | s/step bfloat16 | bf16 / fp32 |\n| --- | --- | --- | --- |")
+    for kind in TRAINERS:
+        fp32, bf16 = (statistics.median(times[kind, p]) for p in ("float32", "bfloat16"))
+        print(f"| {kind} | {fp32:.2f} | {bf16:.2f} | {bf16 / fp32:.2f} |")
+
+
+def style_distance(vgg: torch.nn.Module, image: torch.Tensor, style: torch.Tensor) -> float:
+    style = resize(style, *fit_longest_side(*style.shape[-2:], max(image.shape[-2:])))
+    with torch.no_grad():
+        a, b = vgg(image, STYLE_LAYERS), vgg(style, STYLE_LAYERS)
+    return float(
+        statistics.mean(
+            float((gram_matrix(a[k]) - gram_matrix(b[k])).norm() / gram_matrix(b[k]).norm()) for k in STYLE_LAYERS
+        )
+    )
+
+
+def quality(args: argparse.Namespace) -> None:
+    import os
+
+    if args.models_dir:
+        os.environ["IMPASTO_MODELS_DIR"] = str(args.models_dir)
+    pictures = {name: Path(path) for name, path in (s.split("=", 1) for s in args.style)}
+    contents = [Path(c) for c in args.contents] or HELD_OUT
+    if not contents:
+        raise SystemExit("no held-out contents: apt-get install mate-backgrounds, or pass --contents")
+    vgg = load_vgg19()
+    models = LRUCache()
+    gatys = Gatys()
+    params = {p.name: p.default for p in gatys.params} | {"size": args.size}
+    rows = []
+    for method in (Cin(), Fast()):
+        for entry in method.builtin_styles():
+            if ":" not in entry.id or entry.id.startswith("cin26:"):
+                continue
+            picture = pictures.get(entry.name, SAMPLES / f"{entry.name}.png")
+            if not picture.is_file():
+                continue
+            rows += measure(method, entry, picture, contents, args.size, vgg, gatys, params, models)
+    print(f"\n{cpu_model()}, {torch.get_num_threads()} threads; contents at {args.size} px: "
+          f"{', '.join(c.name for c in contents)}\n")  # fmt: skip
+    print("| model | content | model s | gatys s | Gram distance model | gatys | model / gatys | bar ≤ 2 |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for model, content, model_s, gatys_s, ours, theirs, ratio in rows:
+        figures = (f"{model_s:.2f}", f"{gatys_s:.1f}", f"{ours:.3f}", f"{theirs:.3f}", f"{ratio:.2f}")
+        cells = (model, content, *figures, "yes" if ratio <= 2 else "no")
+        print("| " + " | ".join(cells) + " |")
+
+
+def measure(method, entry: BuiltinStyle, picture: Path, contents, size, vgg, gatys, params, models) -> list:
+    style = load(picture, 512)
+    rows = []
+    for path in contents:
+        content = load(path, size)
+        ctx = JobContext(torch.device("cpu"), models, LRUCache())
+        own = {p.name: p.default for p in method.params}
+        started = time.perf_counter()
+        out = method.run(MethodInput(content, [StyleSource(1.0, builtin=entry.id)], own), ctx)
+        model_s = time.perf_counter() - started
+        started = time.perf_counter()
+        reference = gatys.run(MethodInput(content, [StyleSource(1.0, style, key=str(picture))], params), ctx)
+        gatys_s = time.perf_counter() - started
+        ours, theirs = style_distance(vgg, out, style), style_distance(vgg, reference, style)
+        rows.append((entry.id, path.name, model_s, gatys_s, ours, theirs, ours / theirs))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("speed")
+    s.add_argument("--size", type=int, default=128)
+    s.add_argument("--batch", type=int, default=4)
+    s.add_argument("--steps", type=int, default=4)
+    s.add_argument("--rounds", type=int, default=2)
+    q = sub.add_parser("quality")
+    q.add_argument("--models-dir", type=Path)
+    q.add_argument("--size", type=int, default=256)
+    q.add_argument("--contents", nargs="*", default=[])
+    q.add_argument("--style", action="append", default=[], metavar="NAME=FILE")
+    args = parser.parse_args()
+    keep_freed_memory()
+    speed(args) if args.command == "speed" else quality(args)
+
+
+if __name__ == "__main__":
+    main()
