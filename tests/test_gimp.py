@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,7 +45,24 @@ SCENARIOS = [
     "cancel_then_next_job",
     "dialog_ok_then_cancel",
     "photo_style",
+    "train_style_from_layer",
+    "train_style_from_file_good",
+    "train_bad_names",
+    "train_cancel_then_overwrite",
+    "train_dialog_ok",
 ]
+# Scenarios whose style the daemon must list afterwards: (scenario, the style id's prefix and method).
+TRAINED = {
+    "train_style_from_layer": "cin",
+    "train_style_from_file_good": "fast",
+    "train_cancel_then_overwrite": "cin",
+    "train_dialog_ok": "cin",
+}
+# Tiny training runs: seconds each on a CPU.
+TRAIN_PARAMS = {"size": 32, "batch": 1, "steps": 3, "precision": "float32"}
+# IMPASTO_GIMP_SCENARIOS=a,b runs only those scenarios (one GIMP start either way): for working on one of them.
+ONLY = [name for name in os.environ.get("IMPASTO_GIMP_SCENARIOS", "").split(",") if name.strip()]
+SELECTED = [name for name in SCENARIOS if not ONLY or name in ONLY]
 
 
 def _unavailable(reason: str) -> None:
@@ -69,6 +86,7 @@ class GimpRun:
     output: str
     report: dict[str, dict[str, object]]
     seconds: float
+    models: Path  # the daemon's models dir (IMPASTO_MODELS_DIR) during the run
 
 
 def _free_port() -> int:
@@ -93,21 +111,27 @@ def _plugin_processes(plugin_path: str) -> list[int]:
     return found
 
 
-def _kill_plugin_when_asked(marker: Path, plugin_path: str, done: threading.Event) -> None:
+def _kill_plugin_when_asked(
+    marker: Path, plugin_path: str, done: threading.Event, ready: Callable[[], bool] | None = None
+) -> None:
     """Plays GIMP's progress Cancel, which kills the plug-in process, once the scenario asks.
 
     Only processes whose command line holds this run's own plug-in path are candidates;
     one still running 3 s after it was seen is the long job (a previous call's process
-    may still be exiting when the marker appears).
+    may still be exiting when the marker appears). With `ready`, the kill waits until it
+    says the job has got far enough instead.
     """
     while not done.is_set() and not marker.exists():
         time.sleep(0.1)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while not done.is_set() and time.monotonic() < deadline:
+        if ready is not None and not ready():
+            time.sleep(0.1)
+            continue
         seen = _plugin_processes(plugin_path)
         if seen:
             # Long enough for the job to be running in the daemon, not merely queued.
-            time.sleep(3.0)
+            time.sleep(3.0 if ready is None else 0.0)
             for pid in set(seen) & set(_plugin_processes(plugin_path)):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
@@ -115,11 +139,17 @@ def _kill_plugin_when_asked(marker: Path, plugin_path: str, done: threading.Even
         time.sleep(0.1)
 
 
+# The dialogs the scenarios open, in order: (marker suffix, window title, answer). A scenario writes the marker
+# just before it opens the dialog, and the next one only once that dialog's job is over.
+DIALOGS = [("ok", "Neural Style", "ok"), ("cancel", "Neural Style", "cancel"), ("train-ok", "Train a Style", "ok")]
+
+
 def _drive_dialogs(root: Path, display: str, markers: Path, done: threading.Event) -> None:
-    """Answers the scenario's dialogs on the virtual display: OK (clicked) the first, Escape the second.
+    """Answers the scenarios' dialogs (DIALOGS) on the virtual display: OK is clicked, Cancel is Escape.
 
     Each answer is repeated until that dialog's window is gone: a key or click sent while GTK is still
-    mapping the window can be lost, and the scenario would then wait for ever.
+    mapping the window can be lost, and the scenario would then wait for ever. A dialog whose scenario
+    does not run (a later marker appears first) is skipped.
     """
     xdotool = ["chroot", str(root), "env", f"DISPLAY={display}", "xdotool"]
 
@@ -129,21 +159,24 @@ def _drive_dialogs(root: Path, display: str, markers: Path, done: threading.Even
         except subprocess.TimeoutExpired:
             return subprocess.CompletedProcess(args, 1, "", "")
 
-    def visible() -> list[str]:
-        return run("search", "--onlyvisible", "--name", "Neural Style").stdout.split()
+    def visible(title: str) -> list[str]:
+        return run("search", "--onlyvisible", "--name", title).stdout.split()
 
-    for action, until in (("ok", "cancel"), ("cancel", "")):
-        marker = markers.with_name(markers.name + action)
+    paths = [markers.with_name(markers.name + suffix) for suffix, _title, _action in DIALOGS]
+    for index, (_suffix, title, action) in enumerate(DIALOGS):
+        marker, later = paths[index], paths[index + 1 :]
         # The scenario writes the next marker only once this dialog's job is over: no answer may reach it.
-        finished = markers.with_name(markers.name + until) if until else None
-        while not done.is_set() and not marker.exists():
+        finished = later[0] if later else None
+        while not done.is_set() and not marker.exists() and not any(p.exists() for p in later):
             time.sleep(0.1)
+        if not marker.exists():
+            continue
         window = ""
         while not done.is_set() and not window:
-            found = visible()
+            found = visible(title)
             window = found[-1] if found else ""
             time.sleep(0.2)
-        while not done.is_set() and window in visible() and not (finished and finished.exists()):
+        while not done.is_set() and window in visible(title) and not (finished and finished.exists()):
             time.sleep(0.5)  # let GTK finish mapping and laying out the dialog
             if action == "ok":
                 shape = run("getwindowgeometry", "--shell", window)
@@ -180,12 +213,17 @@ def _start_display(root: Path) -> tuple[subprocess.Popen[bytes] | None, str]:
 
 
 @pytest.fixture(scope="module")
-def gimp_run(daemon) -> Iterator[GimpRun]:
+def gimp_run(daemon, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GimpRun]:
     root = require_chroot()
-    yield from _run_gimp(root, daemon)
+    models = tmp_path_factory.mktemp("gimp-models")
+    # The daemon runs in this process and reads IMPASTO_MODELS_DIR at each call: what the scenarios train
+    # lands here, never in the user's own models folder, and is listed while the tests below read the report.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("IMPASTO_MODELS_DIR", str(models))
+        yield from _run_gimp(root, daemon, models)
 
 
-def _run_gimp(root: Path, daemon) -> Iterator[GimpRun]:
+def _run_gimp(root: Path, daemon, models: Path) -> Iterator[GimpRun]:
     work = root / "tmp" / f"impasto-gimp-{os.getpid()}"
     shutil.rmtree(work, ignore_errors=True)
     home = work / "home"
@@ -227,18 +265,29 @@ def _run_gimp(root: Path, daemon) -> Iterator[GimpRun]:
             "slow_params": {"size": 64, "steps": 10000, "coarse_steps": 0, "optimizer": "adam"},
             "report": str(inside / "report.json"),
             "cancel_marker": str(inside / "cancel-now"),
+            "train_params": TRAIN_PARAMS,
+            # Long enough never to finish; a checkpoint at every step tells the test when to cancel it.
+            "train_slow_params": {**TRAIN_PARAMS, "steps": 100_000, "checkpoint_every": 1},
+            "train_cancel_marker": str(inside / "cancel-training-now"),
+            "only": ONLY,
         }
         xvfb, display = _start_display(root)
         config["display"] = display
         config["ui_marker"] = str(inside / "ui-")
         (work / "config.json").write_text(json.dumps(config))
         done = threading.Event()
+        plugin_path = str(inside / "home/.config/GIMP/3.0/plug-ins" / PLUGIN_FILE)
+        # Cancelled once the run has saved a checkpoint, so the scenario can check that it was kept.
+        checkpoint = models / "checkpoints" / "cin-style-gimp-cancelled.ckpt"
         helpers = [
             threading.Thread(
+                target=_kill_plugin_when_asked, args=(work / "cancel-now", plugin_path, done), daemon=True
+            ),
+            threading.Thread(
                 target=_kill_plugin_when_asked,
-                args=(work / "cancel-now", str(inside / "home/.config/GIMP/3.0/plug-ins" / PLUGIN_FILE), done),
+                args=(work / "cancel-training-now", plugin_path, done, checkpoint.exists),
                 daemon=True,
-            )
+            ),
         ]
         if display:
             helpers.append(
@@ -263,7 +312,7 @@ def _run_gimp(root: Path, daemon) -> Iterator[GimpRun]:
         seconds = time.monotonic() - start
         report_file = work / "report.json"
         report = json.loads(report_file.read_text()) if report_file.exists() else {}
-        yield GimpRun(done_run.returncode, done_run.stdout + done_run.stderr, report, seconds)
+        yield GimpRun(done_run.returncode, done_run.stdout + done_run.stderr, report, seconds, models)
     finally:
         if not os.environ.get("IMPASTO_KEEP_GIMP_RUN"):  # set it to look at the files of a failed run
             shutil.rmtree(work, ignore_errors=True)
@@ -273,7 +322,7 @@ def _run_gimp(root: Path, daemon) -> Iterator[GimpRun]:
 def test_gimp_batch_run_is_clean(gimp_run: GimpRun) -> None:
     # 64: an exception in the batch script (a failed scenario raises one at the end).
     assert gimp_run.returncode == 0, f"gimp-console exited {gimp_run.returncode}:\n{gimp_run.output[-6000:]}"
-    assert set(gimp_run.report) == set(SCENARIOS), gimp_run.output[-6000:]
+    assert set(gimp_run.report) == set(SELECTED), gimp_run.output[-6000:]
     # GIMP warns when a plug-in leaves an undo group open; our group must be balanced.
     assert "inconsistent state" not in gimp_run.output, gimp_run.output[-6000:]
 
@@ -281,9 +330,29 @@ def test_gimp_batch_run_is_clean(gimp_run: GimpRun) -> None:
 @pytest.mark.editors
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_gimp_scenario(gimp_run: GimpRun, name: str) -> None:
+    if name not in SELECTED:
+        pytest.skip(f"not in IMPASTO_GIMP_SCENARIOS={','.join(ONLY)}")
     entry = gimp_run.report.get(name)
     assert entry is not None, f"scenario {name} did not run:\n{gimp_run.output[-6000:]}"
     assert entry["ok"], f"{name}: {entry['detail']}\n--- GIMP output ---\n{gimp_run.output[-4000:]}"
+
+
+@pytest.mark.editors
+@pytest.mark.parametrize("name", sorted(TRAINED))
+def test_gimp_trained_style_is_listed(gimp_run: GimpRun, daemon, name: str) -> None:
+    """What Train a Style reported is what the daemon now lists, and its model is in the test's models folder."""
+    if name not in SELECTED:
+        pytest.skip(f"not in IMPASTO_GIMP_SCENARIOS={','.join(ONLY)}")
+    entry = gimp_run.report.get(name) or {}
+    assert entry.get("ok"), f"{name} did not train: {entry.get('detail')}"
+    data = entry["data"]
+    method = TRAINED[name]
+    assert data["style_id"] == f"{method}:{data['name']}" and data["method"] == method, data
+    with Client(daemon.address) as client:
+        listed = {style.id: style for style in client.list_styles()}
+    assert data["style_id"] in listed, f"ListStyles does not list {data['style_id']}: {sorted(listed)}"
+    assert listed[data["style_id"]].method == method
+    assert [p.name for p in gimp_run.models.rglob(f"{data['name']}.pt")] == [f"{data['name']}.pt"]
 
 
 def test_installer_layout(tmp_path: Path) -> None:
@@ -335,3 +404,10 @@ def test_options_without_gimp() -> None:
     assert fraction == 0.25 and "5/20" in text
     assert options.progress_text("queued", position=2)[1] < 0
     assert np.isclose(options.progress_text("result")[1], 1.0)
+    text, fraction = options.train_progress_text(
+        "progress", "my-style", step=12, total=48, losses={"style": 31.25, "content": 1.5}, eta_seconds=150
+    )
+    assert text == "impasto: training my-style 12/48 · loss 32.8 (style 31.2, content 1.5) · 2 min 30 s left"
+    assert fraction == 0.25
+    assert options.train_progress_text("queued", "my-style", position=1) == options.progress_text("queued", 1)
+    assert options.train_progress_text("model", "my-style")[1] == 1.0

@@ -29,6 +29,8 @@ MAIN = "python-fu-impasto-stylize"
 KEEP = "python-fu-impasto-stylize-keep-colors"
 SELECTION = "python-fu-impasto-stylize-selection"
 PHOTO = "python-fu-impasto-photo-style"
+TRAIN = "python-fu-impasto-train-style"
+TRAIN_TINY = json.dumps(CONFIG["train_params"])  # trains in seconds
 W, H = 40, 32
 report = {}
 images = []
@@ -115,10 +117,10 @@ def compare(before, after, cover, fmt, channels=4, min_changed=0.5, threshold=No
     return changed, selected
 
 
-def call(name, image, layer, run_mode=Gimp.RunMode.NONINTERACTIVE, **arguments):
+def call(proc_name, image, layer, run_mode=Gimp.RunMode.NONINTERACTIVE, **arguments):
     """Runs a procedure (non-interactively by default); returns (status, layer or error message, seconds)."""
-    proc = PDB.lookup_procedure(name)
-    check(proc is not None, f"{name} is not registered")
+    proc = PDB.lookup_procedure(proc_name)
+    check(proc is not None, f"{proc_name} is not registered")
     config = proc.create_config()
     config.set_property("run-mode", run_mode)
     config.set_property("image", image)
@@ -135,20 +137,20 @@ def call(name, image, layer, run_mode=Gimp.RunMode.NONINTERACTIVE, **arguments):
     return status, value, seconds
 
 
-def succeed(name, image, layer, **arguments):
-    status, value, seconds = call(name, image, layer, **arguments)
-    check(status == Gimp.PDBStatusType.SUCCESS, f"{name} failed: {status.value_nick}: {value}")
-    check(isinstance(value, Gimp.Layer), f"{name} returned {value!r}, not the new layer")
+def succeed(proc_name, image, layer, **arguments):
+    status, value, seconds = call(proc_name, image, layer, **arguments)
+    check(status == Gimp.PDBStatusType.SUCCESS, f"{proc_name} failed: {status.value_nick}: {value}")
+    check(isinstance(value, Gimp.Layer), f"{proc_name} returned {value!r}, not the new layer")
     return value, seconds
 
 
-def fail(name, image, layer, expected, **arguments):
+def fail(proc_name, image, layer, expected, **arguments):
     layers = len(image.get_layers())
-    status, value, seconds = call(name, image, layer, **arguments)
-    check(status != Gimp.PDBStatusType.SUCCESS, f"{name} succeeded but should have failed ({expected})")
+    status, value, seconds = call(proc_name, image, layer, **arguments)
+    check(status != Gimp.PDBStatusType.SUCCESS, f"{proc_name} succeeded but should have failed ({expected})")
     check(isinstance(value, str) and all(word in value for word in expected),
-          f"{name}'s error {value!r} does not say {expected}")  # fmt: skip
-    check(len(image.get_layers()) == layers, f"{name} left a layer behind after failing")
+          f"{proc_name}'s error {value!r} does not say {expected}")  # fmt: skip
+    check(len(image.get_layers()) == layers, f"{proc_name} left a layer behind after failing")
     return value, seconds
 
 
@@ -158,9 +160,11 @@ def above(image, new, source):
 
 
 def scenario(function):
+    """Runs one scenario into the report; one that returns (detail, data) also hands data to tests/test_gimp.py."""
     try:
         detail = function()
-        report[function.__name__] = {"ok": True, "detail": detail or ""}
+        detail, data = detail if isinstance(detail, tuple) else (detail, {})
+        report[function.__name__] = {"ok": True, "detail": detail or "", "data": data}
     except Exception as err:  # every scenario runs; the report names what failed
         tb = "" if isinstance(err, Check) else traceback.format_exc()
         report[function.__name__] = {"ok": False, "detail": f"{err}\n{tb}".strip()}
@@ -181,6 +185,15 @@ def registration():
         check([v.name for v in proc.get_return_values()] == ["layer"], f"{name} does not return the layer")
     labels = [PDB.lookup_procedure(n).get_menu_label() for n in (MAIN, KEEP, SELECTION)]
     check(labels == ["Neural _Style…", "Neural Style (keep _colours)…", "Stylize Se_lection…"], f"labels {labels}")
+    train = PDB.lookup_procedure(TRAIN)
+    check(train is not None, f"{TRAIN} is not registered")
+    check(train.get_menu_paths() == ["<Image>/Filters/Artistic/impasto/"], f"{TRAIN}: menu {train.get_menu_paths()}")
+    check(train.get_menu_label() == "_Train a Style…", f"{TRAIN}: label {train.get_menu_label()}")
+    names = [a.name for a in train.get_arguments()]
+    for argument in ("name", "effort", "style-file", "params", "overwrite", "server"):
+        check(argument in names, f"{TRAIN} has no argument {argument}: {names}")
+    returned = [v.name for v in train.get_return_values()]
+    check(returned == ["style-id", "method"], f"{TRAIN} returns {returned}, not the style id and method")
     photo = PDB.lookup_procedure(PHOTO) is not None
     check(photo == CONFIG["photo"], f"Photo Style registered: {photo}, daemon lists photo: {CONFIG['photo']}")
     return f"photo style registered: {photo}"
@@ -460,6 +473,148 @@ def photo_style():
     return f"{changed}/{selected} selected pixels restyled in {seconds:.1f} s"
 
 
+def layers_state(image):
+    """Everything of the image's layers training must leave alone: names, geometry and pixels."""
+    return [
+        (layer.get_name(), layer.get_width(), layer.get_height(), tuple(layer.get_offsets()[1:]),
+         pixels(layer, "R'G'B'A float"))
+        for layer in image.get_layers()
+    ]  # fmt: skip
+
+
+def unchanged(image, before, what):
+    after = layers_state(image)
+    check(len(after) == len(before), f"{what}: the image has {len(after)} layers, not {len(before)}")
+    shapes = [entry[:4] for entry in after]
+    check(shapes == [entry[:4] for entry in before], f"{what} changed the layers: {shapes}")
+    check(all(a[4] == b[4] for a, b in zip(after, before, strict=True)), f"{what} changed a layer's pixels")
+
+
+def train(image, layer, **arguments):
+    """Runs Train a Style; returns (style id, method, seconds), checking what it returned."""
+    arguments.setdefault("params", TRAIN_TINY)
+    proc = PDB.lookup_procedure(TRAIN)
+    check(proc is not None, f"{TRAIN} is not registered")
+    run_mode = arguments.pop("run_mode", Gimp.RunMode.NONINTERACTIVE)
+    config = proc.create_config()
+    config.set_property("run-mode", run_mode)
+    config.set_property("image", image)
+    config.set_core_object_array("drawables", [layer])
+    config.set_property("server", CONFIG["server"])
+    for key, value in arguments.items():
+        config.set_property(key.replace("_", "-"), value)
+    start = time.monotonic()
+    result = proc.run(config)
+    seconds = time.monotonic() - start
+    status = result.index(0)
+    check(status == Gimp.PDBStatusType.SUCCESS, f"{TRAIN} failed: {status.value_nick}: {result.index(1)}")
+    check(result.length() == 3, f"{TRAIN} returned {result.length() - 1} values, not the style id and method")
+    return result.index(1), result.index(2), seconds
+
+
+def train_style_from_layer():
+    """Quick effort from a layer: the returned id is a cin style that Neural Style then paints with."""
+    style_image = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(CONFIG["style_path"]))
+    images.append(style_image)
+    style_layer = style_image.get_layers()[0]
+    before = layers_state(style_image)
+    style_image.clean_all()  # so that any change training made, however small, would show as dirty
+    style_id, method, seconds = train(style_image, style_layer, name="GIMP stripes", effort="quick")
+    # The shared client's rule turns the painter's title into the model name.
+    check(style_id == "cin:GIMP-stripes", f"the quick style's id is {style_id!r}, not 'cin:GIMP-stripes'")
+    check(method == "cin", f"the quick style's method is {method!r}, not 'cin'")
+    unchanged(style_image, before, "training")
+    check(not style_image.is_dirty(), "training marked the image as changed")
+
+    image = new_image(Gimp.Precision.U8_NON_LINEAR)
+    source = add_layer(image, "photo")
+    fmt = "R'G'B'A u8"
+    plain = pixels(source, fmt)
+    layer, more = succeed(MAIN, image, source, method="cin", style=style_id, params="{}")
+    check(pixels(source, fmt) == plain, "the source layer changed")
+    check(len(image.get_layers()) == 2, f"expected 2 layers, got {len(image.get_layers())}")
+    above(image, layer, source)
+    changed, selected = compare(plain, pixels(layer, fmt), b"\xff" * (W * H), fmt)
+    detail = f"{style_id} trained in {seconds:.1f} s; Neural Style with it: {changed}/{selected} pixels in {more:.1f} s"
+    return detail, {"style_id": style_id, "method": method, "name": "GIMP-stripes"}
+
+
+def train_style_from_file_good():
+    """Good effort from a picture file: a network of its own (a fast style); the active layer is not used."""
+    image = new_image(Gimp.Precision.U16_NON_LINEAR)
+    source = add_layer(image, "ignored")
+    before = layers_state(image)
+    style_id, method, seconds = train(image, source, name="gimp-file", effort="good", style_file=CONFIG["style_path"])
+    check(style_id == "fast:gimp-file", f"the good style's id is {style_id!r}, not 'fast:gimp-file'")
+    check(method == "fast", f"the good style's method is {method!r}, not 'fast'")
+    unchanged(image, before, "training from a file")
+    return f"{style_id} trained in {seconds:.1f} s", {"style_id": style_id, "method": method, "name": "gimp-file"}
+
+
+def train_bad_names():
+    """Names, efforts and settings that cannot be trained are refused with a message, the image untouched."""
+    image = new_image(Gimp.Precision.U8_NON_LINEAR)
+    source = add_layer(image, "photo")
+    before = layers_state(image)
+    messages = [fail(TRAIN, image, source, ["name", "give the style a name"], name=name, params=TRAIN_TINY)[0]
+                for name in ("", "   ", "../", "%/%")]  # fmt: skip
+    messages += [
+        fail(TRAIN, image, source, ["effort", "quick", "good", "best"], name="fine", effort="best")[0],
+        fail(TRAIN, image, source, ["JSON"], name="fine", params="{steps: 3")[0],
+        fail(TRAIN, image, source, ["cannot open", "/nowhere/style.png"], name="fine", params=TRAIN_TINY,
+             style_file="/nowhere/style.png")[0],
+        # Refused by the daemon, after the upload: its message comes through as it is.
+        fail(TRAIN, image, source, ["size", "2048"], name="fine", params='{"size": 5000}')[0],
+    ]  # fmt: skip
+    for message in messages:
+        check("Traceback" not in message and message.startswith("impasto: "), f"not a clear message: {message!r}")
+    unchanged(image, before, "a refused training")
+    return "\n".join(messages)
+
+
+def train_cancel_then_overwrite():
+    """GIMP's progress Cancel (the plug-in killed) stops the training and keeps its checkpoint: the same name is
+    then refused until overwrite is set, and the daemon is free for the next run."""
+    image = new_image(Gimp.Precision.U8_NON_LINEAR)
+    source = add_layer(image, "photo")
+    before = layers_state(image)
+    with open(CONFIG["train_cancel_marker"], "w") as marker:
+        marker.write("now")
+    status, value, seconds = call(TRAIN, image, source, name="gimp-cancelled",
+                                  params=json.dumps(CONFIG["train_slow_params"]))  # fmt: skip
+    check(status != Gimp.PDBStatusType.SUCCESS, f"the killed training ended with {status.value_nick}")
+    unchanged(image, before, "the killed training")
+    refused = fail(TRAIN, image, source, ["unfinished", "overwrite"], name="gimp-cancelled", params=TRAIN_TINY)[0]
+    style_id, _method, more = train(image, source, name="gimp-cancelled", overwrite=True)
+    check(style_id == "cin:gimp-cancelled", f"the retrained style's id is {style_id!r}")
+    # Were the killed run still training, this one would wait behind its 100000 steps.
+    check(more < 90, f"the next training took {more:.1f} s: the cancelled one kept the daemon busy")
+    unchanged(image, before, "training")
+    detail = f"killed after {seconds:.1f} s ({status.value_nick}: {value}); then {refused}; overwritten in {more:.1f} s"
+    return detail, {"style_id": style_id, "method": "cin", "name": "gimp-cancelled"}
+
+
+def train_dialog_ok():
+    """The Train a Style dialog on the virtual display: the test clicks Train, the style is trained."""
+    check(CONFIG["display"], "no virtual display: Xvfb is missing from the chroot (rerun setup-chroot.sh)")
+    image = new_image(Gimp.Precision.U8_NON_LINEAR)
+    source = add_layer(image, "dialog photo")
+    before = layers_state(image)
+    with open(CONFIG["ui_marker"] + "train-ok", "w"):
+        pass
+    style_id, method, seconds = train(image, source, run_mode=Gimp.RunMode.INTERACTIVE, name="gimp dialog")
+    check(style_id == "cin:gimp-dialog", f"the dialog's style id is {style_id!r}, not 'cin:gimp-dialog'")
+    unchanged(image, before, "training from the dialog")
+    last = os.path.join(os.environ["HOME"], ".config/GIMP/3.0/plug-in-settings",
+                        f"GimpProcedureConfigRun-{TRAIN}.last")  # fmt: skip
+    with open(last) as last_values:
+        saved = last_values.read()
+    check('(name "gimp dialog")' in saved and '(effort "quick")' in saved, f"the dialog's last values: {saved}")
+    check('\\"steps\\": 3' in saved, f"the dialog lost the given settings: {saved}")
+    return f"{style_id} in {seconds:.1f} s", {"style_id": style_id, "method": method, "name": "gimp-dialog"}
+
+
+ONLY = set(CONFIG.get("only") or ())
 for function in (
     registration,
     u8_rectangle_from_file,
@@ -473,8 +628,14 @@ for function in (
     cancel_then_next_job,
     dialog_ok_then_cancel,
     photo_style,
+    train_style_from_layer,
+    train_style_from_file_good,
+    train_bad_names,
+    train_cancel_then_overwrite,
+    train_dialog_ok,
 ):
-    scenario(function)
+    if not ONLY or function.__name__ in ONLY:
+        scenario(function)
 
 with open(CONFIG["report"], "w") as out:
     json.dump(report, out, indent=2)

@@ -74,3 +74,24 @@ def train_style(
         resume=resume,
         preview_every=preview_every,
     )
+
+
+def format_duration(seconds: float) -> str:
+    """'45 s', '3 min 05 s', '1 h 20 min': an ETA a painter reads at a glance."""
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, secs = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def loss_summary(losses: Mapping[str, float]) -> str:
+    """'loss 8.5e+08 (style 8.4e+08, content 7e+06, tv 7.1)': the total first, then its parts, largest first, so
+    a painter watching a long run sees it still learning and the text does not jump about between steps."""
+    if not losses:
+        return ""
+    parts = ", ".join(f"{key} {value:.3g}" for key, value in sorted(losses.items(), key=lambda kv: -abs(kv[1])))
+    return f"loss {sum(losses.values()):.3g} ({parts})"

@@ -5,10 +5,12 @@ menu actions. Everything else lives in the daemon and `impasto_client`, which
 the installer vendors next to this package together with grpcio and protobuf
 built for Krita's own Python.
 
-Scripts (and tests) use `stylize_active`:
+Scripts (and tests) use `stylize_active`, and `train_style_active` to teach the
+daemon a new style from the active layer:
 
-    from impasto_krita import stylize_active
+    from impasto_krita import stylize_active, train_style_active
     stylize_active(method="gatys", style="/path/style.png", params={"steps": 50})
+    stylize_active(method="cin", style=train_style_active("My sunset", effort="quick"))
 """
 
 from __future__ import annotations
@@ -21,10 +23,10 @@ _VENDOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "vendor")
 if os.path.isdir(_VENDOR) and _VENDOR not in sys.path:
     sys.path.insert(0, _VENDOR)
 
-from .api import stylize_active  # noqa: E402
+from .api import stylize_active, train_style_active  # noqa: E402
 from .errors import StylizeError  # noqa: E402
 
-__all__ = ["StylizeError", "stylize_active"]
+__all__ = ["StylizeError", "stylize_active", "train_style_active"]
 
 
 def _in_krita() -> bool:

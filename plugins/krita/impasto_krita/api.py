@@ -7,6 +7,12 @@ the result layer). `stylize_active` runs all three, blocking.
 
     from impasto_krita import stylize_active
     node = stylize_active(method="gatys", style="/path/to/style.png", params={"steps": 100})
+
+`train_style_active` teaches the daemon a new style from the active layer (or a
+picture file) and returns its id, which `stylize_active` then takes as a style:
+
+    style_id = train_style_active("My sunset", effort="quick")   # e.g. "cin:My-sunset"
+    stylize_active(method="cin", style=style_id)
 """
 
 from __future__ import annotations
@@ -16,11 +22,11 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from impasto_client import Client, Image, ImpastoError, Layout, SampleType, StylizeEvent
+from impasto_client import Client, Image, ImpastoError, Layout, SampleType, StylizeEvent, TrainEvent
 from impasto_client.client import ParamScalar, Style, StylizeCall
 from impasto_client.selections import SelectionPlan, pairs_by_name, plan_selections
 
-from . import pixels
+from . import pixels, training
 from .errors import StylizeError
 from .log import LOG
 from .log import setup as setup_log
@@ -493,3 +499,84 @@ def stylize_active(
     finally:
         client.close()
     return apply(request, result)
+
+
+# ---------------------------------------------------------------- training a style
+
+
+def style_picture(source: str = "layer", document: Any = None, node: Any = None) -> tuple[Image, str]:
+    """The picture to train a style on, and a label for it; only reads the document (GUI thread).
+
+    source: "layer" (the active layer, or `node`, as it looks with its masks), "projection" (the visible
+    image) or the path of a picture file.
+    """
+    if source not in training.PICTURE_SOURCES:
+        if not os.path.isfile(source):
+            raise StylizeError("NOT_FOUND", f"there is no picture file {source!r} to train a style on")
+        return image_from_file(source), os.path.basename(source)
+    doc = _document(document)
+    if source == "projection":
+        fmt = _layer_format(doc, "The image")
+        w, h = doc.width(), doc.height()
+        return pixels.to_wire(bytes(doc.pixelData(0, 0, w, h)), w, h, fmt), "the visible image"
+    node = node if node is not None else doc.activeNode()
+    if node is None or node.type() in MASK_TYPES or node.type() == "":
+        raise StylizeError("NO_LAYER", "select the layer to learn the style from (the active node is not a layer)")
+    return image_from_layer(node), node.name()
+
+
+def _refresh_catalog() -> None:
+    """Has the docker's style picker list what the daemon offers now, a newly trained style included."""
+    try:
+        from . import state
+    except ImportError:  # outside Krita (no PyQt5): there is no docker to tell
+        return
+    state.catalog().refresh()
+
+
+def train_style_active(
+    name: str,
+    effort: str = "quick",
+    source: str = "layer",
+    overrides: Mapping[str, ParamScalar] | None = None,
+    server: str | None = None,
+    *,
+    autostart: bool | None = None,
+    overwrite: bool = False,
+    preview_every: int = 0,
+    on_event: Callable[[TrainEvent], None] | None = None,
+    document: Any = None,
+    node: Any = None,
+) -> str:
+    """Trains a new style on the daemon from the active layer or a picture, and returns its style id.
+
+    name: the painter's title ("My sunset, v2"), made into a model name ("My-sunset-v2").
+    effort: "quick" (a style for the 26-style network, method "cin") or "good" (a network of its own,
+    method "fast"); see impasto_client.training.EFFORTS. source: "layer", "projection" or a file path.
+    overrides: training settings on top of the effort's (e.g. {"steps": 50}). overwrite: replace a style
+    (or an unfinished run) of the same name. server/autostart: as for stylize_active.
+
+    Blocks until the model is saved; the id ("cin:My-sunset") works at once as `stylize_active`'s style.
+    Nothing in the document changes. On failure raises StylizeError (code "CANCELLED" when stopped).
+    """
+    setup_log()
+    training.check_choices(name, effort)
+    picture, label = style_picture(source, document, node)
+    client = connect(server, autostart=autostart)
+    try:
+        LOG.info("train_style_active: %r (%s) from %s, %dx%d", name, effort, label, picture.width, picture.height)
+        model = training.run_training(
+            client,
+            picture,
+            name,
+            effort,
+            overrides=overrides,
+            overwrite=overwrite,
+            preview_every=preview_every,
+            on_event=on_event,
+        )
+    finally:
+        client.close()
+    LOG.info("trained style %s (method %s) in %.1f s", model.style_id, model.method, model.seconds)
+    _refresh_catalog()
+    return model.style_id

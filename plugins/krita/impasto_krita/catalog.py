@@ -18,6 +18,8 @@ class Catalog(QObject):
     """The latest ListMethods/ListStyles answer; `updated` fires on the GUI thread after each refresh."""
 
     updated = pyqtSignal()
+    # A style trained from this Krita (id, method), once the daemon lists it: the docker picks it for the painter.
+    style_added = pyqtSignal(str, str)
     _done = pyqtSignal(object, object, str)
 
     def __init__(self) -> None:
@@ -26,6 +28,9 @@ class Catalog(QObject):
         self.styles: list[StyleInfo] = []
         self.error = ""
         self.loading = False
+        # A refresh asked for while one runs: that one may have been answered before the change it should show.
+        self._again = False
+        self._announced: dict[str, str] = {}
         self._done.connect(self._on_done)
 
     def method(self, name: str) -> MethodInfo | None:
@@ -37,9 +42,15 @@ class Catalog(QObject):
     def refresh(self, autostart: bool = False) -> None:
         """Asks the daemon again; with autostart, starts a local one first where the settings allow."""
         if self.loading:
+            self._again = True
             return
         self.loading = True
         threading.Thread(target=self._fetch, args=(autostart,), name="impasto-catalog", daemon=True).start()
+
+    def add_trained(self, style_id: str, method: str) -> None:
+        """Lists again after a training and emits `style_added` once the daemon lists the new style."""
+        self._announced[style_id] = method
+        self.refresh()
 
     def _fetch(self, autostart: bool) -> None:
         try:
@@ -63,3 +74,14 @@ class Catalog(QObject):
         else:
             LOG.warning("cannot list methods: %s", error)
         self.updated.emit()
+        if self._again:
+            self._again = False
+            self.refresh()
+            return  # the announced styles wait for the newer answer
+        listed = {s.id for s in self.styles}
+        announced, self._announced = self._announced, {}
+        for style_id, method in announced.items():
+            if style_id in listed:
+                self.style_added.emit(style_id, method)
+            else:
+                LOG.warning("the daemon does not list the style %s it trained", style_id)

@@ -1,4 +1,4 @@
-"""The impasto docker (Settings ▸ Dockers ▸ impasto): the form, progress, live preview and the queue."""
+"""The impasto docker (Settings ▸ Dockers ▸ impasto): the form, progress, live preview, the queue, and training."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from PyQt5.QtWidgets import (
 from impasto_client import StylizeEvent
 
 from . import jobs, state
-from .dialogs import LogDialog, SettingsDialog, submit
+from .dialogs import LogDialog, SettingsDialog, TrainDialog, submit
 from .errors import StylizeError
 from .form import StylizeForm, qimage
 
@@ -123,10 +123,16 @@ class ImpastoDocker(DockWidget):
         layout.addWidget(self.job_list)
 
         footer = QHBoxLayout()
+        self.train_button = QPushButton("Train a style…")
+        self.train_button.setObjectName("impasto_train")
+        self.train_button.setToolTip("Teach the daemon a new style from the active layer or a picture")
+        self.train_button.clicked.connect(self.open_train_dialog)
+        self.train_dialog: TrainDialog | None = None
         settings_button = QPushButton("Settings…")
         settings_button.clicked.connect(lambda: SettingsDialog(self).exec_())
         log_button = QPushButton("Log…")
         log_button.clicked.connect(lambda: LogDialog(self).exec_())
+        footer.addWidget(self.train_button)
         footer.addWidget(settings_button)
         footer.addWidget(log_button)
         footer.addStretch(1)
@@ -134,6 +140,7 @@ class ImpastoDocker(DockWidget):
 
         self.setWidget(body)
         self.catalog.updated.connect(self._on_catalog)
+        self.catalog.style_added.connect(self._on_style_added)
         self.queue.changed.connect(self._on_job_changed)
         self.queue.event.connect(self._on_job_event)
         self._on_catalog()
@@ -153,6 +160,15 @@ class ImpastoDocker(DockWidget):
             self._status(err.message)
             return
         submit(kwargs, "auto", self)
+
+    def open_train_dialog(self) -> TrainDialog:
+        """Shows the one Train dialog of this docker: a training in progress is where the painter left it."""
+        if self.train_dialog is None:
+            self.train_dialog = TrainDialog(self)
+        self.train_dialog.show()
+        self.train_dialog.raise_()
+        self.train_dialog.activateWindow()
+        return self.train_dialog
 
     def cancel(self) -> None:
         from PyQt5.QtWidgets import QApplication
@@ -186,6 +202,11 @@ class ImpastoDocker(DockWidget):
             self.banner.setVisible(not self.catalog.methods)
             self.banner_text.setText("Connecting to the impasto daemon…")
         self.stylize_button.setEnabled(bool(self.catalog.methods))
+
+    def _on_style_added(self, style_id: str, method: str) -> None:
+        # The painter trained it to use it: have it picked, ready for Stylize.
+        if self.form.select_style(style_id, method):
+            self._status(f"New style {style_id} is ready: press Stylize")
 
     def _on_job_changed(self, job: jobs.Job) -> None:
         self.job_list.clear()

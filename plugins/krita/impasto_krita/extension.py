@@ -39,6 +39,8 @@ class ImpastoExtension(Extension):
                 # Offered only once the daemon lists a photorealistic method.
                 action.setVisible(state.catalog().method(PHOTO_METHOD) is not None)
                 self._photo_actions.append(action)
+        train = window.createAction("impasto_train_style", "Train a style…", MENU)
+        train.triggered.connect(lambda: open_train_dialog())
         settings = window.createAction("impasto_settings", "Settings…", MENU)
         settings.triggered.connect(lambda: self._dialog("settings"))
         show_log = window.createAction("impasto_show_log", "Show log…", MENU)
@@ -79,6 +81,13 @@ def show_docker() -> None:
         if dock.objectName() == DOCKER_ID:
             dock.show()
             dock.raise_()
+
+
+def open_train_dialog() -> Any:
+    """The docker's Train dialog, with the docker shown: that is where the new style appears once trained."""
+    show_docker()
+    dock = next((d for d in Krita.instance().dockers() if d.objectName() == DOCKER_ID), None)
+    return dock.open_train_dialog() if dock is not None else None
 
 
 def register() -> None:

@@ -312,6 +312,22 @@ class StylizeForm(QWidget):
             self._method_name = name  # picked once the catalog lists it
         return index >= 0
 
+    def select_style(self, style_id: str, method: str) -> bool:
+        """Picks a style the daemon lists (a newly trained one) with its method; False where it is not listed."""
+        if not self.select_method(method):
+            return False
+        index = self.style_kind.findData(BUILTIN)
+        if index < 0:
+            return False
+        self.style_kind.setCurrentIndex(index)
+        for row in range(self.builtin.count()):
+            item = self.builtin.item(row)
+            if item.data(Qt.UserRole) == style_id:
+                self.builtin.setCurrentItem(item)
+                self.builtin.scrollToItem(item)
+                return True
+        return False
+
     def _saved_params(self, method: str) -> dict[str, Any]:
         try:
             saved = json.loads(settings.read_value(f"params.{method}", "{}"))

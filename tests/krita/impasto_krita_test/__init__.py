@@ -37,6 +37,8 @@ DEAD = os.environ.get("IMPASTO_TEST_DEAD", "127.0.0.1:9")
 STYLE = os.environ.get("IMPASTO_TEST_STYLE", "")
 ONLY = [s for s in os.environ.get("IMPASTO_TEST_ONLY", "").split(",") if s]
 FAST = {"size": 64, "steps": 15, "coarse_steps": 0}
+# A training of seconds: tiny crops, one photo a step, three steps.
+TRAIN_TINY = {"size": 32, "batch": 1, "steps": 3, "precision": "float32"}
 PAIRED = {"size": 52, "steps": 150, "coarse_steps": 0}  # enough for colours to travel all the way from grey
 W, H = 64, 48
 LAYER_RECT = (4, 4, 52, 38)  # the source layer's painted area, so its bounds differ from the image's
@@ -484,19 +486,22 @@ def scenario_ui(record: dict[str, Any]) -> Steps:
             "impasto_photo_style",
             "impasto_settings",
             "impasto_show_log",
+            "impasto_train_style",
         )
     }
-    photo = krita.action("impasto_photo_style")
-    record["photo_visible"] = photo.isVisible() if photo is not None else None
     docker = next((d for d in krita.dockers() if d.objectName() == "impasto_docker"), None)
     record["docker"] = docker is not None
     if docker is None:
         return
     docker.show()
+    record["train_button"] = getattr(docker, "train_button", None) is not None
     catalog = state.catalog()
     yield from wait_for(lambda: bool(catalog.methods) or bool(catalog.error), 20.0)
     record["catalog_error"] = catalog.error
     record["methods"] = [m.name for m in catalog.methods]
+    # Read once the catalog has answered: the action shows only when the daemon lists a photo method.
+    photo = krita.action("impasto_photo_style")
+    record["photo_visible"] = photo.isVisible() if photo is not None else None
     from PyQt5.QtWidgets import QWidget
 
     controls = sorted(
@@ -639,6 +644,191 @@ def scenario_autostart(record: dict[str, Any]) -> Steps:
         krita.writeSetting("impasto", "autostart", "false")
 
 
+# ---------------------------------------------------------------- training a style
+
+
+def all_layers(doc: Any) -> list[Any]:
+    """Every node but the document's own selection masks, depth-first from the bottom of the stack."""
+    from impasto_krita.api import walk
+
+    return [n for n in walk(doc) if n.type() != "selectionmask"]
+
+
+def snapshot_document(record: dict[str, Any], prefix: str, doc: Any) -> None:
+    """Every layer's name and pixels over the whole canvas, and the visible image: what training must not change."""
+    layers = all_layers(doc)
+    record[f"{prefix}_all_layers"] = [f"{n.name()} ({n.type()})" for n in layers]
+    for i, node in enumerate(layers):
+        dump(record, f"{prefix}_layer{i}", node.pixelData(0, 0, W, H))
+    dump(record, f"{prefix}_projection", doc.pixelData(0, 0, W, H))
+
+
+def impasto_docker() -> Any:
+    return next((d for d in Krita.instance().dockers() if d.objectName() == "impasto_docker"), None)
+
+
+def listed_in_picker(docker: Any) -> list[str]:
+    from PyQt5.QtCore import Qt
+    from PyQt5.QtWidgets import QListWidget
+
+    shown = docker.findChild(QListWidget, "impasto_builtin_styles")
+    return [shown.item(i).data(Qt.UserRole) for i in range(shown.count())]
+
+
+def scenario_train_active(record: dict[str, Any]) -> Steps:
+    """The scripting API trains a quick style from the active layer; the document stays as it was; the new
+    style shows in the docker's picker and stylizes the layer with method cin."""
+    from impasto_krita import StylizeError, state, train_style_active
+
+    doc, source = yield from make_document("U8")
+    # Refused before anything is read or sent: no name, an unknown effort, a missing picture.
+    for key, kwargs in (
+        ("no_name", {"name": " ,; "}),
+        ("bad_effort", {"name": "x", "effort": "perfect"}),
+        ("no_file", {"name": "x", "source": "/nonexistent/style.png"}),
+    ):
+        try:
+            train_style_active(server=SERVER, **kwargs)
+        except StylizeError as err:
+            record[f"{key}_error"] = err.code
+        else:
+            record[f"{key}_error"] = None
+    snapshot_document(record, "pre_train", doc)
+    events: list[Any] = []
+    started = time.monotonic()
+    style_id = train_style_active(
+        "Krita test style", effort="quick", source="layer", overrides=TRAIN_TINY, server=SERVER, on_event=events.append
+    )
+    record["train_seconds"] = round(time.monotonic() - started, 2)
+    record["style_id"] = style_id
+    record["progress"] = [[e.step, e.total] for e in events if e.kind == "progress"]
+    record["losses"] = [sorted(e.losses) for e in events if e.kind == "progress"][:1]
+    yield 100
+    snapshot_document(record, "post_train", doc)
+    record["active_node_after"] = doc.activeNode().name()
+
+    catalog = state.catalog()
+    record["catalog_lists"] = yield from wait_for(lambda: style_id in [s.id for s in catalog.styles], 20.0)
+    docker = impasto_docker()
+    if docker is not None:
+        docker.form.select_method("cin")
+        yield 100
+        record["picker_lists"] = style_id in listed_in_picker(docker)
+
+    snapshot(record, "before", doc, source)
+    node = stylize(method="cin", style=style_id, params={})
+    new_layer_facts(record, doc, source, node)
+    x, y, w, h = LAYER_RECT
+    dump(record, "result", node.pixelData(x, y, w, h))
+    snapshot(record, "after", doc, source)
+
+
+def scenario_train_dialog(record: dict[str, Any]) -> Steps:
+    """The docker's Train dialog, driven by its widgets: trains from the active layer, then the docker picks
+    the new style; progress shows steps, losses and an ETA."""
+    from impasto_krita import jobs
+
+    docker = impasto_docker()
+    doc, _source = yield from make_document("U8")
+    snapshot_document(record, "pre_train", doc)
+    docker.train_button.click()
+    yield 100
+    dialog = docker.train_dialog
+    record["dialog"] = dialog.objectName() if dialog is not None else None
+    record["dialog_title"] = dialog.windowTitle() if dialog is not None else None
+    record["dialog_visible"] = dialog is not None and dialog.isVisible()
+    if dialog is None:
+        return
+    dialog.name.setText("Dialog style")
+    record["saved_as"] = dialog.saved_as.text()
+    dialog.source.setCurrentIndex(dialog.source.findData("layer"))
+    dialog.effort.setCurrentIndex(dialog.effort.findData("quick"))
+    record["efforts"] = [dialog.effort.itemData(i) for i in range(dialog.effort.count())]
+    dialog.overrides = dict(TRAIN_TINY)
+    dialog.preview_every = 1  # a three-step training would otherwise show none
+    dialog.start_button.click()
+    job = dialog.job
+    record["started"] = job is not None
+    if job is None:
+        record["refused"] = dialog.progress.format()
+        return
+    texts: list[list[str]] = []
+    job.event.connect(lambda _e: texts.append([dialog.progress.format(), dialog.details.text()]))
+    record["editable_while_running"] = dialog.name.isEnabled() or dialog.start_button.isEnabled()
+    record["finished"] = yield from wait_for(lambda: job.finished, 90.0)
+    record["state"], record["message"], record["code"] = job.state, job.message, job.code
+    record["style_id"], record["method"] = job.style_id, job.method
+    record["done_text"] = dialog.progress.format()
+    pixmap = dialog.preview.pixmap()
+    record["preview_shown"] = dialog.preview.isVisible() and pixmap is not None and not pixmap.isNull()
+    record["texts"] = texts
+
+    from PyQt5.QtCore import Qt
+
+    def picked() -> bool:
+        current = docker.form.current_method()
+        item = docker.form.builtin.currentItem()
+        return (
+            current is not None
+            and current.name == job.method
+            and item is not None
+            and item.data(Qt.UserRole) == job.style_id
+        )
+
+    record["docker_picked"] = job.state == jobs.DONE and (yield from wait_for(picked, 20.0))
+    record["docker_status"] = docker.progress.format()
+    snapshot_document(record, "post_train", doc)
+
+
+def scenario_train_cancel(record: dict[str, Any]) -> Steps:
+    """A long training from a picture file through the dialog, opened from the menu: its Cancel stops it on the
+    daemon."""
+    docker = impasto_docker()
+    doc, _source = yield from make_document("U8")
+    if docker.train_dialog is not None:  # left open by train_dialog: the action must show it again
+        docker.train_dialog.hide()
+        yield 50
+    Krita.instance().action("impasto_train_style").trigger()
+    yield 100
+    dialog = docker.train_dialog
+    record["opened_by_action"] = dialog.isVisible()
+    dialog.name.setText("Cancel me")
+    dialog.source.setCurrentIndex(dialog.source.findData("file"))
+    dialog.path.setText(STYLE)
+    # No checkpoint on the way: one after Cancel is then the daemon's own stop, not a periodic save.
+    dialog.overrides = {**TRAIN_TINY, "steps": 2000, "checkpoint_every": 100_000}
+    dialog.preview_every = 5  # previews between progress events, as a real training sends them
+    dialog.start_button.click()
+    job = dialog.job
+    record["started"] = job is not None and not job.finished
+    if job is None:
+        record["refused"] = dialog.progress.format()
+        return
+    record["model_name"] = job.model_name
+
+    # Two steps: the daemon has timed one, so the dialog can show an ETA.
+    record["progressed"] = yield from wait_for(
+        lambda: job.finished or (job.progress is not None and job.progress.step >= 2), 90.0
+    )
+    yield 50
+    record["running_text"] = dialog.progress.format()
+    record["running_details"] = dialog.details.text()
+    record["cancel_label"] = dialog.cancel_button.text()
+    cancelled_at = time.monotonic()
+    dialog.cancel_button.click()
+    record["cancelling_text"] = dialog.progress.format()
+    record["finished"] = yield from wait_for(lambda: job.finished, 30.0)
+    record["seconds_after_cancel"] = round(time.monotonic() - cancelled_at, 2)
+    record["state"], record["code"], record["message"] = job.state, job.code, job.message
+    record["last_step"] = job.progress.step if job.progress is not None else None
+    record["end_text"] = dialog.progress.format()
+    record["editable_again"] = dialog.name.isEnabled() and dialog.start_button.isEnabled()
+    record["layers"] = layer_names(doc)
+    dialog.cancel_button.click()  # with nothing running: closes the dialog
+    yield 50
+    record["closed"] = not dialog.isVisible()
+
+
 SCENARIOS = [
     ("ui", scenario_ui),
     ("channel_order", scenario_channel_order),
@@ -659,6 +849,9 @@ SCENARIOS = [
     ("queue_cancel", scenario_queue_cancel),
     ("builtin_style", scenario_builtin_style),
     ("menu_action", scenario_menu_action),
+    ("train_active", scenario_train_active),
+    ("train_dialog", scenario_train_dialog),
+    ("train_cancel", scenario_train_cancel),
     ("autostart", scenario_autostart),
 ]
 

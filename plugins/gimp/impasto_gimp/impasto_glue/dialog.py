@@ -10,7 +10,7 @@ last values, and "Repeat" runs them again without the dialog.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import gi
@@ -40,7 +40,23 @@ def ask(
     if not methods:
         raise options.OptionError("the daemon offers no method for this procedure")
     GimpUi.init("impasto_gimp")
-    dialog = _Dialog(procedure, config, image, methods, styles)
+    return _run_until_stored(_Dialog(procedure, config, image, methods, styles))
+
+
+def ask_training(
+    procedure: Gimp.Procedure, config: Gimp.ProcedureConfig, layer: Gimp.Layer | None, efforts: Mapping[str, Any]
+) -> bool:
+    """Shows the Train a Style dialog; on OK writes the choices into `config` and returns True.
+
+    `layer` is the active layer to learn from, None where there is no usable one (a file must be picked);
+    `efforts` are impasto_client.training.EFFORTS, so the choices and their hints are the shared client's.
+    """
+    GimpUi.init("impasto_gimp")
+    return _run_until_stored(_TrainDialog(procedure, config, layer, efforts))
+
+
+def _run_until_stored(dialog: _Dialog | _TrainDialog) -> bool:
+    """Runs the dialog until OK with usable choices (True) or Cancel (False); a problem keeps it open."""
     try:
         while True:
             if dialog.run() != Gtk.ResponseType.OK:
@@ -241,6 +257,122 @@ class _Dialog:
         self.config.set_property("preserve-color", self.preserve.get_active_id() or "none")
         self.config.set_property("server", self.server.get_text().strip())
         return None
+
+
+class _TrainDialog:
+    def __init__(
+        self,
+        procedure: Gimp.Procedure,
+        config: Gimp.ProcedureConfig,
+        layer: Gimp.Layer | None,
+        efforts: Mapping[str, Any],
+    ) -> None:
+        self.config = config
+        self.window = GimpUi.Dialog(title=procedure.get_menu_label().replace("_", ""), role="impasto-train", modal=True)
+        self.window.add_button("_Cancel", Gtk.ResponseType.CANCEL)
+        self.window.add_button("_Train", Gtk.ResponseType.OK)
+        self.window.set_default_response(Gtk.ResponseType.OK)
+        box = Gtk.Box(orientation=Gtk.Orientation.VERTICAL, spacing=8, margin=12)
+        self.window.get_content_area().pack_start(box, True, True, 0)
+
+        # A layer's name is usually what the painter would call the style anyway.
+        saved_name = config.get_property("name") or (layer.get_name() if layer is not None else "")
+        self.name = Gtk.Entry(text=saved_name, activates_default=True)
+        self.saved_as = Gtk.Label(xalign=0.0)
+        self.name.connect("changed", lambda _entry: self._name_changed())
+        box.pack_start(_row("Name", self.name), False, False, 0)
+        box.pack_start(self.saved_as, False, False, 0)
+
+        effort_frame = Gtk.Frame(label="Effort")
+        effort_box = Gtk.Box(orientation=Gtk.Orientation.VERTICAL, spacing=4, margin=8)
+        effort_frame.add(effort_box)
+        self.efforts: dict[str, Gtk.RadioButton] = {}
+        group = None
+        for key, effort in efforts.items():
+            radio = Gtk.RadioButton.new_with_label_from_widget(group, f"{effort.label}: {effort.hint}")
+            group = group or radio
+            effort_box.pack_start(radio, False, False, 0)
+            self.efforts[key] = radio
+        saved_effort = (config.get_property("effort") or "").strip().lower()
+        if saved_effort in self.efforts:
+            self.efforts[saved_effort].set_active(True)
+        box.pack_start(effort_frame, False, False, 0)
+
+        style_frame = Gtk.Frame(label="Learn the style from")
+        grid = Gtk.Grid(row_spacing=6, column_spacing=8, margin=8)
+        style_frame.add(grid)
+        layer_name = layer.get_name() if layer is not None else "none usable"
+        self.use_layer = Gtk.RadioButton.new_with_mnemonic(None, f"The active _layer ({layer_name})")
+        self.use_file = Gtk.RadioButton.new_with_mnemonic_from_widget(self.use_layer, "An image _file")
+        self.file = Gtk.FileChooserButton(title="Style picture", action=Gtk.FileChooserAction.OPEN, hexpand=True)
+        pictures = Gtk.FileFilter()
+        pictures.set_name("Pictures")
+        pictures.add_pixbuf_formats()
+        self.file.add_filter(pictures)
+        grid.attach(self.use_layer, 0, 0, 2, 1)
+        grid.attach(self.use_file, 0, 1, 1, 1)
+        grid.attach(self.file, 1, 1, 1, 1)
+        self.use_layer.set_sensitive(layer is not None)
+        saved_file = config.get_property("style-file") or ""
+        if saved_file and os.path.isfile(saved_file):
+            self.file.set_filename(saved_file)
+        if layer is None or (saved_file and os.path.isfile(saved_file)):
+            self.use_file.set_active(True)
+        box.pack_start(style_frame, False, False, 0)
+
+        self.params = Gtk.Entry(text=config.get_property("params") or "{}")
+        self.params.set_tooltip_text(
+            'Settings that override the effort\'s, as JSON, e.g. {"steps": 500}; impasto trainers lists them'
+        )
+        box.pack_start(_row("Settings", self.params), False, False, 0)
+        self.overwrite = Gtk.CheckButton(label="Replace a style of this name", active=config.get_property("overwrite"))
+        box.pack_start(self.overwrite, False, False, 0)
+        self.server = Gtk.Entry(text=config.get_property("server") or "", hexpand=True)
+        self.server.set_placeholder_text(options.server_address(""))
+        box.pack_start(_row("Daemon", self.server), False, False, 0)
+        self._name_changed()
+        self.window.show_all()
+
+    def run(self) -> int:
+        return self.window.run()
+
+    def _name_changed(self) -> None:
+        problem, name = _model_name(self.name.get_text())
+        self.saved_as.set_text(problem or f"Saved under the name {name}")
+
+    def store(self) -> str | None:
+        """Writes the choices into the config; returns what is missing, if anything."""
+        problem, _name = _model_name(self.name.get_text())
+        if problem:
+            return problem
+        style_file = ""
+        if self.use_file.get_active():
+            style_file = self.file.get_filename() or ""
+            if not style_file:
+                return "Choose the picture to learn the style from."
+        try:
+            options.parse_params(self.params.get_text())
+        except options.OptionError as err:
+            return f"Settings: {err}"
+        effort = next((key for key, radio in self.efforts.items() if radio.get_active()), "")
+        self.config.set_property("name", self.name.get_text().strip())
+        self.config.set_property("effort", effort)
+        self.config.set_property("style-file", style_file)
+        self.config.set_property("params", self.params.get_text().strip() or "{}")
+        self.config.set_property("overwrite", self.overwrite.get_active())
+        self.config.set_property("server", self.server.get_text().strip())
+        return None
+
+
+def _model_name(text: str) -> tuple[str, str]:
+    """(problem, name): the name the daemon will store the style under, by the shared client's rule."""
+    from impasto_client import ImpastoError
+    from impasto_client.training import model_name
+
+    try:
+        return "", model_name(text)
+    except ImpastoError as err:
+        return f"Name: {err.message}", ""
 
 
 def _row(label: str, widget: Gtk.Widget) -> Gtk.Box:

@@ -135,3 +135,34 @@ def progress_text(kind: str, position: int = 0, stage: str = "", step: int = 0, 
     if kind == "result":
         return "impasto: fetching the result", 1.0
     return "impasto: working", -1.0
+
+
+def train_progress_text(
+    kind: str,
+    name: str,
+    position: int = 0,
+    step: int = 0,
+    total: int = 0,
+    losses: dict[str, float] | None = None,
+    eta_seconds: float = 0.0,
+) -> tuple[str, float]:
+    """Status-bar text and fraction done (negative when unknown) for one training event.
+
+    The losses go into the text because a painter watching a long run wants to see it
+    still learning; sorted so the text does not jump about between steps.
+    """
+    if kind == "queued":
+        return progress_text(kind, position)
+    if kind == "progress" and total > 0:
+        # Imported here like the client elsewhere in the glue: the vendored client joins sys.path at run time.
+        from impasto_client.training import format_duration, loss_summary
+
+        text = f"impasto: training {name} {step}/{total}"
+        if losses:
+            text += " · " + loss_summary(losses)
+        if eta_seconds >= 1:
+            text += f" · {format_duration(eta_seconds)} left"
+        return text, min(1.0, max(0.0, step / total))
+    if kind == "model":
+        return f"impasto: {name} is trained", 1.0
+    return f"impasto: training {name}", -1.0

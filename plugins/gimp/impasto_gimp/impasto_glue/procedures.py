@@ -107,10 +107,7 @@ def connect(address: str) -> Any:
     try:
         from impasto_client import Client
     except ImportError as err:
-        raise Failure(
-            f"the plug-in's gRPC runtime does not load in GIMP's Python {_python_version()} ({err}); reinstall "
-            f"it for this Python: impasto install-plugin gimp --python-version {_python_version()}"
-        ) from None
+        raise runtime_failure(err) from None
     client = Client(address)
     if not client.wait_ready(CONNECT_TIMEOUT_S):
         client.close()
@@ -119,6 +116,14 @@ def connect(address: str) -> Any:
             f"another address in the server argument, or set ${options.SERVER_ENV})"
         )
     return client
+
+
+def runtime_failure(err: ImportError) -> Failure:
+    """What to do when the vendored client or its gRPC runtime does not import in GIMP's Python."""
+    return Failure(
+        f"the plug-in's gRPC runtime does not load in GIMP's Python {_python_version()} ({err}); reinstall "
+        f"it for this Python: impasto install-plugin gimp --python-version {_python_version()}"
+    )
 
 
 def _python_version() -> str:
@@ -222,7 +227,11 @@ def run_procedure(
 
 
 def _show_progress(event: Any) -> None:
-    text, fraction = options.progress_text(event.kind, event.position, event.stage, event.step, event.total)
+    show_progress(*options.progress_text(event.kind, event.position, event.stage, event.step, event.total))
+
+
+def show_progress(text: str, fraction: float) -> None:
+    """GIMP's progress bar: the text, and the fraction done or, when that is unknown (negative), a pulse."""
     Gimp.progress_set_text(text)
     if fraction < 0:
         Gimp.progress_pulse()
@@ -236,12 +245,20 @@ def _style_picture(choice: options.StyleChoice) -> Any:
 
     if choice.layer is not None:
         return pixels.read(choice.layer, pixels.STYLE_FORMAT)
+    return load_picture(choice.path)
+
+
+def load_picture(path: str) -> Any:
+    """A picture file as a wire image, opened by GIMP's own loaders (so every format GIMP reads works),
+    flattened and scaled down to MAX_STYLE_SIDE; the image GIMP opened for it is deleted again."""
+    from . import pixels
+
     try:
-        loaded = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(choice.path))
+        loaded = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(path))
     except Exception as err:  # GLib.Error from the loader
-        raise Failure(f"GIMP cannot open the style image {choice.path}: {err}") from None
+        raise Failure(f"GIMP cannot open the style image {path}: {err}") from None
     if loaded is None:
-        raise Failure(f"GIMP cannot open the style image {choice.path}")
+        raise Failure(f"GIMP cannot open the style image {path}")
     try:
         w, h = loaded.get_width(), loaded.get_height()
         if max(w, h) > MAX_STYLE_SIDE:
