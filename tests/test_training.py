@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 import torch
 
-from impasto.errors import InvalidInput, NotFound
+from impasto.errors import InvalidInput, NotFound, ResourceExhausted
 from impasto.imaging.imagefiles import read_image
 from impasto.imaging.pixels import image_to_tensor
 from impasto.networks.transformer import TransformerNet
@@ -281,6 +281,7 @@ def test_checkpoints_that_would_run_code_are_refused(client: Client, models: Pat
         ({"settings": {"batch": 1000}}, InvalidInput, "'batch' must be at most 64"),
         ({"settings": {"width": "double"}}, InvalidInput, "'width' must be one of"),
         ({"resume": True}, NotFound, "no checkpoint"),
+        ({"settings": {"size": 2048, "batch": 64}}, ResourceExhausted, "lower size or batch"),
     ],
 )
 def test_bad_requests_are_refused(change, error, needle, models: Path, photos: Path, style: torch.Tensor) -> None:
@@ -319,6 +320,10 @@ def test_a_corrupt_or_foreign_checkpoint_is_refused_and_kept(models: Path, photo
         train(TrainRequest(**{**vars(resume), "settings": {**TINY, "size": 64}}))
     with pytest.raises(InvalidInput, match="not the style picture"):
         train(TrainRequest(**{**vars(resume), "style_key": "another"}))
+    payload = torch.load(checkpoint, weights_only=True)
+    torch.save({**payload, "model": {"contract.0.norm.gamma": torch.zeros(3)}}, checkpoint)
+    with pytest.raises(InvalidInput, match="does not fit"):
+        train(resume)
     torch.save({"format": "something-else"}, checkpoint)
     with pytest.raises(InvalidInput, match="not an impasto training checkpoint"):
         train(resume)

@@ -345,11 +345,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             call.cancel()
             bar.done()
-            print(
-                f"impasto: stopped; the checkpoint is kept: go on with 'impasto train {args.kind} --name {args.name} "
-                f"--resume'",
-                file=sys.stderr,
-            )
+            again = f"impasto train {args.kind}" + (f" --name {args.name}" if args.name else "")
+            print(f"impasto: stopped; the checkpoint is kept: go on with '{again} --resume'", file=sys.stderr)
             return 130
         finally:
             bar.done()

@@ -124,7 +124,7 @@ def save_model(model: TrainedModel) -> None:
 
 def load_model(path: Path, kind: str) -> TrainedModel:
     """An impasto model file (.pt), or a published plain state dict (.pth) that the kind's loader will check."""
-    _check_shipped(path)
+    verify_shipped(path)
     payload = read_payload(path, f"{kind} model")
     if path.suffix == PUBLISHED_SUFFIX and "format" not in payload:
         if not payload or not all(isinstance(v, torch.Tensor) for v in payload.values()):
@@ -166,10 +166,10 @@ def locate(kind: str, name: str, models_dir: Path | None = None) -> Path | None:
     return next((p for p in model_files(kind, models_dir) if p.stem == name), None)
 
 
-def _check_shipped(path: Path) -> None:
-    """A shipped model is loaded only with the SHA-256 the manifest records for it."""
+def verify_shipped(path: Path, root: Path | None = None) -> None:
+    """A model in the shipped folder (`root`, default shipped_dir()) loads only with the manifest's SHA-256."""
     try:
-        relative = path.resolve().relative_to(shipped_dir().resolve()).as_posix()
+        relative = path.resolve().relative_to((root or shipped_dir()).resolve()).as_posix()
     except ValueError:
         return  # the user's own file
     entry = next((e for e in manifest().values() if e.package == SHIPPED_PACKAGE and e.path == relative), None)
