@@ -106,6 +106,17 @@ class FeatureCodec:
         raise NotImplementedError
 
 
+def decode_once(
+    decoder: torch.nn.Module, dtype: torch.dtype, features: torch.Tensor, init: torch.Tensor, report: Report
+) -> torch.Tensor:
+    """One pass of a decoder network, back at the picture's size (decoders return multiples of their pooling)."""
+    with torch.no_grad():
+        out = decoder(features.to(dtype).contiguous(memory_format=torch.channels_last))
+    out = resize(out.float(), *init.shape[-2:]).clamp(0, 1)
+    report(1, 0.0, lambda: out)
+    return out
+
+
 class NetworkCodec(FeatureCodec):
     """A published encoder and the decoder trained to invert it: one forward pass each way.
 
@@ -125,11 +136,7 @@ class NetworkCodec(FeatureCodec):
         return {k: v.float() for k, v in feats.items()}
 
     def decode(self, features: torch.Tensor, layer: str, init: torch.Tensor, report: Report) -> torch.Tensor:
-        with torch.no_grad():
-            out = self.codec.decoder(features.to(self.dtype).contiguous(memory_format=torch.channels_last))
-        out = resize(out.float(), *init.shape[-2:]).clamp(0, 1)
-        report(1, 0.0, lambda: out)
-        return out
+        return decode_once(self.codec.decoder, self.dtype, features, init, report)
 
 
 class TrainedDecoderCodec(FeatureCodec):
@@ -148,11 +155,7 @@ class TrainedDecoderCodec(FeatureCodec):
         return {k: v.float() for k, v in feats.items()}
 
     def decode(self, features: torch.Tensor, layer: str, init: torch.Tensor, report: Report) -> torch.Tensor:
-        with torch.no_grad():
-            out = self.decoder(features.to(self.dtype).contiguous(memory_format=torch.channels_last))
-        out = resize(out.float(), *init.shape[-2:]).clamp(0, 1)
-        report(1, 0.0, lambda: out)
-        return out
+        return decode_once(self.decoder, self.dtype, features, init, report)
 
 
 def trained_codec(ctx: JobContext, names: Sequence[str], layer: str) -> TrainedDecoderCodec | None:

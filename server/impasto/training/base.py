@@ -69,6 +69,34 @@ class Learner(ABC):
         """The model's output for a probe photo [1,3,H,W], for previews and the thumbnail."""
 
 
+class NetworkLearner(Learner):
+    """A Learner whose whole trained state is one generator network (`self.network`)."""
+
+    network: nn.Module
+
+    def parameters(self) -> list[nn.Parameter]:
+        return list(self.network.parameters())
+
+    def state(self) -> dict[str, torch.Tensor]:
+        return self.network.state_dict()
+
+    def load_state(self, state: dict[str, torch.Tensor]) -> None:
+        self.network.load_state_dict(state)
+
+    def render(self, probe: torch.Tensor) -> torch.Tensor:
+        # Eval mode for the preview only (the transformer clamps then), back to training after.
+        self.network.eval()
+        try:
+            with torch.no_grad():
+                return self.generate(probe)
+        finally:
+            self.network.train()
+
+    @abstractmethod
+    def generate(self, probe: torch.Tensor) -> torch.Tensor:
+        """The network's picture for a probe photo [1,3,H,W] (only its size matters to a texture)."""
+
+
 class Trainer(ABC):
     """A kind of model `impasto train` can make; subclasses set the class attributes and build a Learner."""
 

@@ -4,19 +4,18 @@ style picture and photos through the perceptual objective."""
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from ..networks.transformer import TransformerNet
 from ..networks.vgg import load_vgg19
 from ..params import Param, Scalar
 from ..runtime import precision
-from .base import COMMON_PARAMS, STYLE_PARAMS, Learner, Trainer, TrainInputs
+from .base import COMMON_PARAMS, STYLE_PARAMS, Learner, NetworkLearner, Trainer, TrainInputs
 from .objective import PerceptualObjective
 
 WIDTHS = {"full": 32, "half": 16}
 
 
-class FastLearner(Learner):
+class FastLearner(NetworkLearner):
     def __init__(self, settings: dict[str, Scalar], inputs: TrainInputs) -> None:
         assert inputs.style is not None
         self.device = inputs.device
@@ -25,28 +24,14 @@ class FastLearner(Learner):
         self.network = TransformerNet(WIDTHS[str(settings["width"])]).to(self.device).train()
         self.objective = PerceptualObjective(load_vgg19().to(self.device), settings, inputs.style, self.dtype)
 
-    def parameters(self) -> list[nn.Parameter]:
-        return list(self.network.parameters())
-
     def losses(self, photos: torch.Tensor | None, generator: torch.Generator) -> dict[str, torch.Tensor]:
         assert photos is not None
         with precision.autocast(self.device, self.dtype):
             out = self.network(photos)
         return self.objective(out.float(), photos)
 
-    def state(self) -> dict[str, torch.Tensor]:
-        return self.network.state_dict()
-
-    def load_state(self, state: dict[str, torch.Tensor]) -> None:
-        self.network.load_state_dict(state)
-
-    def render(self, probe: torch.Tensor) -> torch.Tensor:
-        self.network.eval()
-        try:
-            with torch.no_grad():
-                return self.network(probe)
-        finally:
-            self.network.train()
+    def generate(self, probe: torch.Tensor) -> torch.Tensor:
+        return self.network(probe)
 
 
 class FastTrainer(Trainer):

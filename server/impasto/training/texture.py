@@ -5,18 +5,17 @@ for giving different samples so the network cannot collapse to one."""
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from ..networks.texture import TextureNet, noise_for
 from ..networks.vgg import load_vgg19
 from ..params import Param, Scalar, retune
-from .base import COMMON_PARAMS, STYLE_PARAMS, Learner, Trainer, TrainInputs
+from .base import COMMON_PARAMS, STYLE_PARAMS, Learner, NetworkLearner, Trainer, TrainInputs
 from .objective import PerceptualObjective
 
 DIVERSITY_LAYER = "relu4_1"
 
 
-class TextureLearner(Learner):
+class TextureLearner(NetworkLearner):
     def __init__(self, settings: dict[str, Scalar], inputs: TrainInputs) -> None:
         assert inputs.style is not None
         self.settings, self.device = settings, inputs.device
@@ -24,9 +23,6 @@ class TextureLearner(Learner):
         self.network = TextureNet().to(self.device).train()
         vgg = load_vgg19().to(self.device)
         self.objective = PerceptualObjective(vgg, settings, inputs.style, inputs.dtype(settings))
-
-    def parameters(self) -> list[nn.Parameter]:
-        return list(self.network.parameters())
 
     def losses(self, photos: torch.Tensor | None, generator: torch.Generator) -> dict[str, torch.Tensor]:
         side = int(self.settings["size"])
@@ -40,20 +36,9 @@ class TextureLearner(Learner):
             losses["diversity"] = -weight * (feats - feats.roll(1, 0)).abs().mean()
         return losses
 
-    def state(self) -> dict[str, torch.Tensor]:
-        return self.network.state_dict()
-
-    def load_state(self, state: dict[str, torch.Tensor]) -> None:
-        self.network.load_state_dict(state)
-
-    def render(self, probe: torch.Tensor) -> torch.Tensor:
-        self.network.eval()
-        try:
-            with torch.no_grad():
-                noise = noise_for(1, *probe.shape[-2:], torch.Generator().manual_seed(0))
-                return self.network([z.to(self.device) for z in noise])
-        finally:
-            self.network.train()
+    def generate(self, probe: torch.Tensor) -> torch.Tensor:
+        noise = noise_for(1, *probe.shape[-2:], torch.Generator().manual_seed(0))
+        return self.network([z.to(self.device) for z in noise])
 
 
 class TextureTrainer(Trainer):
