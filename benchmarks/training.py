@@ -4,6 +4,7 @@ its bar on content it never saw.
     PYTHONPATH=server:plugins/client python benchmarks/training.py speed [--size 128] [--batch 4] [--steps 4]
     PYTHONPATH=server:plugins/client python benchmarks/training.py quality [--models-dir DIR] [--size 256]
         [--contents FILE ...]
+    PYTHONPATH=server:plugins/client python benchmarks/training.py decoders [--models-dir DIR] [--size 256]
 
 speed: every kind trains a few steps per precision, the precisions interleaved round by round so background load
 hits both alike; the first step of a run (warm-up) is dropped and the median of the rest reported.
@@ -12,6 +13,9 @@ quality: for each cin:NAME and fast:NAME model whose style picture is a bundled 
 --style NAME=FILE), the model and `gatys` at its defaults stylize each content at the same size; the bar is the
 model's Gram style distance within 2x of gatys's. Gram style distance: the mean over relu1_1…relu5_1 of
 ‖G(result) − G(style)‖ / ‖G(style)‖ (Grams normalised by C·H·W, the style picture at the result's longest side).
+decoders: each reconstruction decoder impasto trained (wct-reluN_1, swap-reluN_1) encodes and decodes each held-out
+photo through impasto's VGG19; the bar is PSNR >= 20 dB at relu3_1 and >= 16 dB at relu4_1.
+
 The held-out contents default to mate-backgrounds' nature photos (`apt-get install mate-backgrounds`), which no
 shipped model was trained on (models/README.md lists the training photos).
 """
@@ -141,6 +145,35 @@ def measure(method, entry: BuiltinStyle, picture: Path, contents, size, vgg, gat
     return rows
 
 
+def decoders(args: argparse.Namespace) -> None:
+    import os
+
+    from impasto.networks.decoders import LEVELS, load_trained_decoder, trained_decoder
+
+    if args.models_dir:
+        os.environ["IMPASTO_MODELS_DIR"] = str(args.models_dir)
+    contents = [Path(c) for c in args.contents] or HELD_OUT
+    vgg = load_vgg19()
+    print(f"\n{cpu_model()}, {torch.get_num_threads()} threads; photos at {args.size} px\n")
+    print("| decoder | photo | PSNR dB | seconds |\n| --- | --- | --- | --- |")
+    for name in [f"{m}-{level}" for m in ("wct", "swap") for level in LEVELS]:
+        path = trained_decoder(name)
+        if path is None:
+            continue
+        layer = name.split("-", 1)[1]
+        decoder = load_trained_decoder(path, layer)
+        for photo in contents:
+            image = load(photo, args.size)
+            h, w = (side // 16 * 16 for side in image.shape[-2:])
+            image = image[..., :h, :w]
+            started = time.perf_counter()
+            with torch.no_grad():
+                out = decoder(vgg(image, (layer,))[layer]).clamp(0, 1)
+            seconds = time.perf_counter() - started
+            mse = float((out[..., :h, :w] - image).square().mean())
+            print(f"| {name} | {photo.name} | {10 * np.log10(1 / mse):.2f} | {seconds:.2f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="command", required=True)
@@ -154,9 +187,13 @@ def main() -> None:
     q.add_argument("--size", type=int, default=256)
     q.add_argument("--contents", nargs="*", default=[])
     q.add_argument("--style", action="append", default=[], metavar="NAME=FILE")
+    d = sub.add_parser("decoders")
+    d.add_argument("--models-dir", type=Path)
+    d.add_argument("--size", type=int, default=256)
+    d.add_argument("--contents", nargs="*", default=[])
     args = parser.parse_args()
     keep_freed_memory()
-    speed(args) if args.command == "speed" else quality(args)
+    {"speed": speed, "quality": quality, "decoders": decoders}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -186,7 +186,7 @@ def test_cancelling_training_keeps_a_resumable_checkpoint(client: Client, models
 def test_trained_decoders_make_adain_and_swap_decode_in_one_pass(client: Client, models: Path, photos: Path) -> None:
     for kind in ("adain-decoder", "swap-decoder"):
         done = client.train(kind, "", photos_dir=str(photos), params={**TINY, "steps": 2, "size": 64}).result()
-        assert done.method == kind.split("-")[0]
+        assert done.method == kind.split("-")[0] and done.style_id == ""
     content, style = rgb_image(scene(40, 56)), rgb_image(stripes(48, 48))
     for method in ("adain", "swap"):
         events = list(client.stylize(content, [style], method=method, params={"decoder": "network", "size": 64}))

@@ -350,8 +350,11 @@ def cmd_train(args: argparse.Namespace) -> int:
             return 130
         finally:
             bar.done()
-    print(f"trained {model.style_id} in {model.seconds:.0f} s: use it with --method {model.method} --style "
-          f"{model.style_id}", file=sys.stderr)  # fmt: skip
+    if model.style_id:
+        print(f"trained {model.style_id} in {model.seconds:.0f} s: use it with --method {model.method} --style "
+              f"{model.style_id}", file=sys.stderr)  # fmt: skip
+    else:
+        print(f"trained the {args.kind} in {model.seconds:.0f} s: {model.method} now decodes with it", file=sys.stderr)
     return 0
 
 

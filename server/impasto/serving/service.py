@@ -185,7 +185,8 @@ class StyleTransferService(pb_grpc.StyleTransferServicer):
             model=pb.TrainedModel(
                 kind=trainer.kind,
                 name=model.name,
-                style_id=f"{trainer.model_kind}:{model.name}",
+                # Decoders are no style: the method uses them by themselves.
+                style_id=f"{trainer.model_kind}:{model.name}" if trainer.needs_style else "",
                 method=trainer.method,
                 steps=result.step,
                 seconds=seconds,
