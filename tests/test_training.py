@@ -93,7 +93,9 @@ def test_stopping_and_resuming_gives_the_weights_of_a_run_straight_through(
     )
     assert not first.finished and first.step == 3 and first.checkpoint.is_file()
     assert not list((tmp_path / "resumed" / trainer(kind).model_kind).glob("*.pt"))
-    resumed = train(TrainRequest(**{**vars(request(kind, photos, style)), "resume": True})).model
+    moved = tmp_path / "moved-photos"  # the same photos in another folder: the run still resumes
+    shutil.copytree(photos, moved)
+    resumed = train(TrainRequest(**{**vars(request(kind, moved, style)), "resume": True})).model
     assert straight is not None and resumed is not None
     assert straight.state.keys() == resumed.state.keys()
     for key in straight.state:
@@ -320,6 +322,11 @@ def test_a_corrupt_or_foreign_checkpoint_is_refused_and_kept(models: Path, photo
         train(TrainRequest(**{**vars(resume), "settings": {**TINY, "size": 64}}))
     with pytest.raises(InvalidInput, match="not the style picture"):
         train(TrainRequest(**{**vars(resume), "style_key": "another"}))
+    fewer = checkpoint.parent / "fewer-photos"
+    fewer.mkdir()
+    shutil.copy(photos / "chelsea.png", fewer)
+    with pytest.raises(InvalidInput, match="other photos"):
+        train(TrainRequest(**{**vars(resume), "photos": fewer}))
     payload = torch.load(checkpoint, weights_only=True)
     torch.save({**payload, "model": {"contract.0.norm.gamma": torch.zeros(3)}}, checkpoint)
     with pytest.raises(InvalidInput, match="does not fit"):

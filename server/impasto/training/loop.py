@@ -103,7 +103,7 @@ def train(request: TrainRequest, hooks: Hooks | None = None) -> TrainResult:
         _refuse_overwriting(request, name, target, checkpoint)
     _check_memory(settings, request.device)
     photos = PhotoSet.from_folder(request.photos, int(settings["size"])) if trainer.needs_photos else None
-    photo_names = [str(p) for p in photos.paths] if photos is not None else []
+    photo_names = photos.names if photos is not None else []
     if saved is not None and saved.get("photos") != photo_names:
         raise InvalidInput(
             f"photos: the checkpoint {checkpoint} was trained on other photos than these; resume with the same "

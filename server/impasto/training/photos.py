@@ -76,8 +76,9 @@ class PhotoSet:
     """Random `side`×`side` crops of the photos, flipped at random, drawn from a torch.Generator so that a run
     saved and resumed draws the same batches as one that ran straight through."""
 
-    def __init__(self, paths: Iterable[Path], side: int, what: str = "photos") -> None:
+    def __init__(self, paths: Iterable[Path], side: int, what: str = "photos", root: Path | None = None) -> None:
         self.side = side
+        self.root = root
         candidates = list(paths)
         self.photos = [photo for photo in (_load(p, side) for p in candidates) if photo is not None]
         if not self.photos:
@@ -93,11 +94,16 @@ class PhotoSet:
             return cls(default_photo_paths(), side, "the default photo set")
         if not folder.is_dir():
             raise InvalidInput(f"photos: {folder} is not a folder")
-        return cls(find_pictures(folder), side, f"photos: {folder}")
+        return cls(find_pictures(folder), side, f"photos: {folder}", folder)
 
     @property
     def paths(self) -> list[Path]:
         return [photo.path for photo in self.photos]
+
+    @property
+    def names(self) -> list[str]:
+        """The photos as a run records them: relative to their folder, so a moved folder still resumes."""
+        return [str(p.relative_to(self.root)) if self.root is not None else str(p) for p in self.paths]
 
     def batch(self, size: int, generator: torch.Generator) -> torch.Tensor:
         """[size,3,side,side] RGB in 0..1."""
