@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -45,8 +46,8 @@ class Param:
                 number = float(value)
             except (TypeError, ValueError):
                 raise ParamError(f"parameter '{name}' must be a number, not {value!r}") from None
-            if number != number:  # NaN
-                raise ParamError(f"parameter '{name}' must be a number, not NaN")
+            if not math.isfinite(number):  # NaN or ±inf: never a setting, and int() of inf raises
+                raise ParamError(f"parameter '{name}' must be a finite number, not {_fmt(number)}")
             if self.kind == "int":
                 if number != int(number):
                     raise ParamError(f"parameter '{name}' must be a whole number, not {value!r}")
