@@ -36,6 +36,11 @@ ADAIN_LAYER = "relu4_1"
 # The published AdaIN encoder file holds the whole normalised VGG19 through relu5_4.
 ADAIN_ENCODER_FILE_END = "relu5_4"
 ADAIN_DIR = "adain"
+# impasto's VGG19 takes pixels on Caffe's 0..255 scale, so its features are two to three orders larger than those
+# of the normalised VGG19 the published decoders invert. impasto's own decoders divide them by their typical size
+# (the root mean square over photos, rounded), so training starts with pictures on the 0..1 scale instead of
+# spending its first thousand steps shrinking the first convolution.
+TRAINED_INPUT_RMS = {"relu1_1": 50.0, "relu2_1": 200.0, "relu3_1": 250.0, "relu4_1": 800.0, "relu5_1": 120.0}
 # Where impasto's own decoders go: <models>/decoders/<method>-<layer>.pt.
 TRAINED_KIND = "decoders"
 WCT_DIR = "wct"
@@ -128,13 +133,20 @@ class NormalisedVGG(nn.Sequential):
 
 
 class FeatureDecoder(nn.Sequential):
-    """A trained inverse of NormalisedVGG from one layer: features in, RGB 0..1 out."""
+    """A trained inverse of NormalisedVGG from one layer: features in, RGB 0..1 out.
 
-    def __init__(self, first: str, source: str = "") -> None:
+    `input_scale` multiplies the features first: 1 for the published decoders, 1 / TRAINED_INPUT_RMS for impasto's.
+    """
+
+    def __init__(self, first: str, source: str = "", input_scale: float = 1.0) -> None:
         super().__init__(*decoder_modules(first))
         self.first = first
         self.source = source
+        self.input_scale = input_scale
         self.requires_grad_(False)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return super().forward(features * self.input_scale if self.input_scale != 1.0 else features)
 
 
 @dataclass(frozen=True)
@@ -279,8 +291,10 @@ def trained_decoder(name: str) -> Path | None:
 def load_trained_decoder(path: Path, first: str) -> FeatureDecoder:
     """A decoder from `first` that impasto trained against its own VGG19."""
     model = load_model(path, TRAINED_KIND)
+    # Decoders trained before the scale was recorded took the features as they come.
+    scale = float(model.settings.get("input_scale", 1.0))
     with torch.device("meta"):
-        decoder = FeatureDecoder(first, file_signature(path))
+        decoder = FeatureDecoder(first, file_signature(path), scale)
     try:
         decoder.load_state_dict({k: v.float() for k, v in model.state.items()}, assign=True)
     except RuntimeError as err:

@@ -23,6 +23,16 @@ COMMON_PARAMS = (
     Param("size", "int", 256, "Side of the square photo crops trained on, in pixels", 32, 2048),
     Param("batch", "int", 4, "Photos per step", 1, 64),
     Param("learning_rate", "float", 1e-3, "Adam's step size", 1e-6, 1.0),
+    # A step size that falls with the step alone (not with the run's length), so `--resume --steps N` goes on
+    # exactly as a longer run would have.
+    Param(
+        "lr_decay",
+        "float",
+        0.0,
+        "Step size decay: at step t Adam steps by learning_rate / (1 + lr_decay × t)",
+        0.0,
+        1.0,
+    ),
     Param("seed", "int", 0, "Random seed: the same seed and settings train the same model", 0, 2**31 - 1),
     Param(
         "precision",
@@ -67,6 +77,10 @@ class Learner(ABC):
     @abstractmethod
     def render(self, probe: torch.Tensor) -> torch.Tensor:
         """The model's output for a probe photo [1,3,H,W], for previews and the thumbnail."""
+
+    def record(self) -> dict[str, Scalar]:
+        """Fixed facts the model file must carry beside its settings for the method to run it."""
+        return {}
 
 
 class NetworkLearner(Learner):

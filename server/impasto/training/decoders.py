@@ -20,7 +20,7 @@ from torch import nn
 
 from ..errors import InvalidInput
 from ..losses.tv import total_variation
-from ..networks.decoders import ADAIN_LAYER, LEVELS, TRAINED_KIND, FeatureDecoder
+from ..networks.decoders import ADAIN_LAYER, LEVELS, TRAINED_INPUT_RMS, TRAINED_KIND, FeatureDecoder
 from ..networks.vgg import VGG19, load_vgg19
 from ..numerics.feature_stats import adain, channel_stats
 from ..numerics.patches import style_swap
@@ -32,7 +32,10 @@ from .styles import StyleSet
 ADAIN_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 # Pixels are compared on VGG19's input scale (0..255), where their errors and the features' are of a size.
 PIXEL_SCALE = 255.0
-DECODER_PARAMS = retune(COMMON_PARAMS, learning_rate={"default": 1e-4}, batch={"default": 8})
+# The step size and its decay of Huang & Belongie's released training code.
+DECODER_PARAMS = retune(
+    COMMON_PARAMS, learning_rate={"default": 1e-4}, lr_decay={"default": 5e-5}, batch={"default": 8}
+)
 
 
 class DecoderLearner(Learner):
@@ -43,7 +46,8 @@ class DecoderLearner(Learner):
         self.dtype = inputs.dtype(settings)
         self.vgg: VGG19 = load_vgg19().to(self.device)
         torch.manual_seed(int(settings["seed"]))
-        self.decoder = FeatureDecoder(layer).to(self.device).requires_grad_(True).train()
+        self.input_scale = 1.0 / TRAINED_INPUT_RMS[layer]
+        self.decoder = FeatureDecoder(layer, input_scale=self.input_scale).to(self.device).requires_grad_(True).train()
 
     def features(self, images: torch.Tensor, layers: tuple[str, ...]) -> dict[str, torch.Tensor]:
         with precision.autocast(self.device, self.dtype):
@@ -66,6 +70,9 @@ class DecoderLearner(Learner):
     def render(self, probe: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
             return self.decode(self.features(probe, (self.layer,))[self.layer]).clamp(0, 1)
+
+    def record(self) -> dict[str, Scalar]:
+        return {"input_scale": self.input_scale}
 
 
 class ReconstructionLearner(DecoderLearner):
@@ -114,11 +121,16 @@ class AdaINLearner(DecoderLearner):
         out = self.decode(target)
         feats = self.features(out, ADAIN_STYLE_LAYERS)
         style_loss = out.new_zeros(())
+        # Each layer in units of its typical size, as in the paper's normalised VGG19: on impasto's 0..255 scale
+        # relu4_1 would otherwise outweigh relu1_1, which carries the colours, some 300 times.
         for layer in ADAIN_STYLE_LAYERS:
             own, want = channel_stats(feats[layer]), channel_stats(style_feats[layer])
-            style_loss = style_loss + F.mse_loss(own.mean, want.mean) + F.mse_loss(own.std, want.std)
+            unit = TRAINED_INPUT_RMS[layer]
+            style_loss = style_loss + F.mse_loss(own.mean / unit, want.mean / unit)
+            style_loss = style_loss + F.mse_loss(own.std / unit, want.std / unit)
+        unit = TRAINED_INPUT_RMS[ADAIN_LAYER]
         return {
-            "content": float(self.settings["content_weight"]) * F.mse_loss(feats[ADAIN_LAYER], target),
+            "content": float(self.settings["content_weight"]) * F.mse_loss(feats[ADAIN_LAYER] / unit, target / unit),
             "style": float(self.settings["style_weight"]) * style_loss,
         }
 

@@ -112,7 +112,8 @@ def train(request: TrainRequest, hooks: Hooks | None = None) -> TrainResult:
     device = request.device
     inputs = TrainInputs(device, request.style.to(device) if request.style is not None else None, photos)
     learner = trainer.learner(settings, inputs)
-    optimizer = torch.optim.Adam(learner.parameters(), lr=float(settings["learning_rate"]))
+    base_rate, decay = float(settings["learning_rate"]), float(settings["lr_decay"])
+    optimizer = torch.optim.Adam(learner.parameters(), lr=base_rate)
     generator = torch.Generator().manual_seed(int(settings["seed"]))
     step = 0
     if saved is not None:
@@ -164,6 +165,8 @@ def train(request: TrainRequest, hooks: Hooks | None = None) -> TrainResult:
             )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        for group in optimizer.param_groups:
+            group["lr"] = base_rate / (1.0 + decay * step)
         optimizer.step()
         step += 1
         losses = {k: float(v.detach()) for k, v in named.items()}
@@ -185,6 +188,7 @@ def train(request: TrainRequest, hooks: Hooks | None = None) -> TrainResult:
     thumbnail = learner.render(resize(centre, THUMBNAIL_SIDE, THUMBNAIL_SIDE)).detach().clamp(0, 1)
     record = {
         **settings,
+        **learner.record(),
         "trained_steps": step,
         "final_losses": losses,
         "style_key": request.style_key,
