@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import InvalidInput
+from .lbfgs import LBFGS
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,19 @@ StepCallback = Callable[[int, float, torch.Tensor], None]
 DEFAULT_LR = {"lbfgs": 1.0, "adam": 8.0}
 # A step whose loss is this many times the best so far is undone.
 OVERSHOOT = 4.0
+# L-BFGS's mean pixel change on its first step, and at most on any step, in grey levels of VGG19's 0..255 input.
+# Measured (docs/benchmarks.md): style losses, quartic in the pixels, rise above their start with a bound of 16 and
+# converge as fast as without a bound at 4; feature inversion, nearly quadratic and often given a few steps a level,
+# needs 16 to get anywhere in them.
+FIRST_STEP = 1.0
+STYLE_MAX_STEP = 4.0
+INVERSION_MAX_STEP = 16.0
 RECOVERY_STEPS = 3
+# Style optimisation starts L-BFGS after a few Adam steps of 1% of the value range: sign-like moves of every pixel
+# leave the content's basin faster than quasi-Newton steps from one gradient (measured: lower final losses). Feature
+# inversion, nearly quadratic and often given few steps, starts with L-BFGS.
+WARMUP_STEPS = 3
+WARMUP_RATE = 0.01
 MAX_RECOVERIES = 5
 
 
@@ -52,8 +65,11 @@ def optimise(
     optimizer: str = "lbfgs",
     lr: float = 1.0,
     on_step: StepCallback | None = None,
+    warmup: int = 0,
+    max_step: float = INVERSION_MAX_STEP,
 ) -> torch.Tensor:
-    """Minimises objective(image) over the pixels; on_step(step, loss, image) runs after each step.
+    """Minimises objective(image) over the pixels; on_step(step, loss, image) runs after each step; L-BFGS starts
+    after `warmup` Adam steps and moves the pixels at most `max_step` grey levels on average a step.
 
     One L-BFGS step is one function evaluation, so a step costs the same with either
     optimiser and progress counts honestly; on_step may raise to cancel.
@@ -61,18 +77,23 @@ def optimise(
     lr = lr or DEFAULT_LR.get(optimizer, 1.0)
     x = image.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
 
-    def make_optimizer(kind: str = optimizer, rate: float = lr) -> torch.optim.Optimizer:
+    def make_optimizer(kind: str = optimizer, rate: float = lr) -> LBFGS | torch.optim.Optimizer:
         if kind == "lbfgs":
-            return torch.optim.LBFGS([x], lr=rate, max_iter=1, history_size=100, tolerance_grad=-1, tolerance_change=-1)
+            return LBFGS(x, FIRST_STEP, max_step, rate)
         if kind == "adam":
             return torch.optim.Adam([x], lr=rate)
         raise ValueError(f"optimizer must be 'lbfgs' or 'adam', not {kind!r}")
 
-    opt = make_optimizer()
+    warmup = warmup if optimizer == "lbfgs" else 0
+    if warmup:
+        span = float(x.detach().max() - x.detach().min()) or 1.0
+        opt = make_optimizer("adam", WARMUP_RATE * span)
+    else:
+        opt = make_optimizer()
     last = [math.nan]
 
     def closure() -> torch.Tensor:
-        opt.zero_grad(set_to_none=True)
+        x.grad = None
         loss = objective(x)
         loss.backward()
         last[0] = loss.item()
@@ -83,6 +104,8 @@ def optimise(
     for step in range(1, steps + 1):
         before = x.detach().clone()
         opt.step(closure)
+        if warmup and step == warmup:
+            opt = make_optimizer()
         if recovering:
             recovering -= 1
             if not recovering:
@@ -94,10 +117,9 @@ def optimise(
             recoveries += 1
             if failures > MAX_RECOVERIES:
                 raise InvalidInput("the optimisation diverged; lower learning_rate or style_weight")
-            # L-BFGS's first step is tiny (1/|g|₁), so its first curvature guess can be wild and the
-            # next step throws the image far off (losses of 1e20 on small images). Go back, take a few
-            # Adam steps (1% of the value range, halved at each recovery, as near convergence even that
-            # overshoots) to give it a sensible history, then restart it.
+            # A safety net (L-BFGS's steps are bounded, so this is rare): go back, take a few Adam steps (1% of
+            # the value range, halved at each recovery, as near convergence even that overshoots) to give it a
+            # fresh start, then restart it.
             with torch.no_grad():
                 x.copy_(best_x)
             span = float(best_x.max() - best_x.min()) or 1.0
@@ -137,7 +159,7 @@ def optimise_levels(
         def step(n: int, loss: float, image: torch.Tensor, offset: int = done, size: Size = size) -> None:
             on_step(size, offset + n, total, loss, image)
 
-        x = optimise(x, objective, level.steps, optimizer, lr, step)
+        x = optimise(x, objective, level.steps, optimizer, lr, step, WARMUP_STEPS, STYLE_MAX_STEP)
         done += level.steps
     assert x is not None
     return x
