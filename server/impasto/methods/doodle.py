@@ -17,16 +17,34 @@ from .base import JobContext, MethodInput, Regions, StyleSource
 from .mrf import MRF
 
 
+def region_colours(image: torch.Tensor, guides: torch.Tensor) -> torch.Tensor:
+    """[1,R,3] mean colour of each region of `image` ([1,3,H,W]) under coverage `guides` ([1,R,h,w])."""
+    weights = torch.nn.functional.interpolate(guides.to(image), size=image.shape[-2:], mode="area").flatten(2)
+    return (weights @ image.flatten(2).transpose(1, 2)) / weights.sum(-1, keepdim=True).clamp_min(1e-6)
+
+
 def palette_image(regions: Regions, style: StyleSource, noise: float, seed: int) -> torch.Tensor:
     """Each doodle region filled with its partner style region's mean colour, plus a little noise to break ties."""
     assert style.image is not None and style.guides is not None
-    guides = torch.nn.functional.interpolate(style.guides.to(style.image), size=style.image.shape[-2:], mode="area")
-    weights = guides.flatten(2)  # [1,R,hw]
-    colours = (weights @ style.image.flatten(2).transpose(1, 2)) / weights.sum(-1, keepdim=True).clamp_min(1e-6)
+    colours = region_colours(style.image, style.guides)
     coverage = regions.content / regions.content.sum(1, keepdim=True).clamp_min(1e-6)
     image = torch.einsum("brc,brhw->bchw", colours, coverage)
     generator = torch.Generator().manual_seed(seed)
     return (image + noise * torch.randn(image.shape, generator=generator).to(image)).clamp(0, 1)
+
+
+def recoloured_photo(photo: torch.Tensor, regions: Regions, style: StyleSource) -> torch.Tensor:
+    """The photo with each doodle region's mean colour moved to its partner's, detail kept.
+
+    Patch matching at relu3_1 and relu4_1 carries texture but little colour, and the content term holds the photo's
+    own: started from the photo, a grey photo stays grey however well its patches match (measured: 100% of the top
+    region's patches came from the warm half, and the top stayed grey). Started here, the colours are right from the
+    first step and the patches add the strokes.
+    """
+    assert style.image is not None and style.guides is not None
+    shift = region_colours(style.image, style.guides) - region_colours(photo, regions.content)
+    coverage = regions.content / regions.content.sum(1, keepdim=True).clamp_min(1e-6)
+    return (photo + torch.einsum("brc,brhw->bchw", shift, coverage.to(photo))).clamp(0, 1)
 
 
 class Doodle(MRF):
@@ -64,7 +82,8 @@ class Doodle(MRF):
                 "doodle only with colours from the annotation"
             )
         if not regions.content_is_labels:
-            return super().run(job, ctx)
+            start = recoloured_photo(job.content, regions, job.styles[0])
+            return super().run(MethodInput(start, job.styles, job.params, job.mask, regions), ctx)
         start = palette_image(regions, job.styles[0], 0.05, int(job.params["seed"]))
         params = {**job.params, "content_weight": 0.0, "init": "content"}
         return super().run(MethodInput(start, job.styles, params, job.mask, regions), ctx)
