@@ -159,7 +159,9 @@ def test_arbitrary_matches_onnxruntime(arbitrary, arbitrary_inputs):
     expected_vector, expected = _run_ort(predict, transform, *arbitrary_inputs)
     vector, actual = _run_torch(arbitrary, *arbitrary_inputs)
     assert vector.shape == (1, magenta.STYLE_DIM)
-    assert np.corrcoef(vector.ravel(), expected_vector.ravel())[0, 1] > 0.99
+    # onnxruntime's int8 kernels round differently per processor (x86 without VNNI saturates in its u8s8 path):
+    # 0.9875 on an AMD EPYC Zen 3, above 0.99 on a Zen 4. The float graph below pins the port exactly.
+    assert np.corrcoef(vector.ravel(), expected_vector.ravel())[0, 1] > 0.98
     assert actual.shape == expected.shape == (1, 3, 384, 384)
     assert np.abs(actual - expected).mean() < 0.08
 
