@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import subprocess
+import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 
 import numpy as np
@@ -86,3 +90,40 @@ def region_pair(n: int = 48) -> tuple[np.ndarray, Image, np.ndarray, np.ndarray]
     top_white = np.where((np.arange(n) < n // 2)[:, None, None], 255, 0).repeat(n, 1).repeat(3, 2).astype(np.uint8)
     left_white = np.ascontiguousarray(top_white.transpose(1, 0, 2))
     return grey, rgb_image(np.clip(style, 0, 255).astype(np.uint8)), top_white, left_white
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def serve_process(port: int, *args: str) -> tuple[subprocess.Popen, list[str]]:
+    """`impasto serve` in its own process, once it listens, and the lines of its log as they come.
+
+    Its stderr is read to the end by a thread: a pipe nobody reads fills up, and the daemon then blocks in its
+    logging in the middle of a job.
+    """
+    process = subprocess.Popen(
+        [sys.executable, "-m", "impasto", "serve", "--port", str(port), "--log-format", "text", *args],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    lines: list[str] = []
+    ready = threading.Event()
+
+    def drain() -> None:
+        assert process.stderr is not None
+        for line in process.stderr:
+            lines.append(line)
+            if "listening" in line:
+                ready.set()
+        ready.set()
+
+    threading.Thread(target=drain, daemon=True).start()
+    ready.wait(120)
+    if process.poll() is not None or not any("listening" in line for line in lines):
+        process.kill()
+        raise AssertionError(f"the daemon did not start: {''.join(lines[-5:])}")
+    return process, lines

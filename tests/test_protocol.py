@@ -161,7 +161,10 @@ def test_unknown_image_ref_is_not_found(client: Client, stub, daemon) -> None:
     with pytest.raises(ImpastoError) as info:
         client.get_image("cd" * 32)
     assert info.value.code == "NOT_FOUND"
-    err = rpc_error(stub.Stylize, pb.StylizeRequest(method="gatys", content=pb.ImageRef(sha256="ef" * 32)))
+    request = pb.StylizeRequest(
+        method="cin", content=pb.ImageRef(sha256="ef" * 32), styles=[pb.StyleInput(builtin="cin26:0")]
+    )
+    err = rpc_error(stub.Stylize, request)
     assert err.code() == grpc.StatusCode.NOT_FOUND
     assert "content" in err.details()
     assert_healthy(daemon)

@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import json
 import logging
+import math
 import re
 import sys
 import time
@@ -163,8 +164,8 @@ def parse_style(spec: str) -> Style:
             weight = float(text)
         except ValueError:
             raise UsageError(f"--style {spec}: the weight after '=' must be a number") from None
-        if weight < 0:
-            raise UsageError(f"--style {spec}: the weight must not be negative")
+        if not math.isfinite(weight) or weight < 0:
+            raise UsageError(f"--style {spec}: the weight must be a finite number of at least 0")
     if Path(source).exists():
         return (read_image(source, f"--style {source}"), weight)
     if "/" in source or "." in Path(source).name:
@@ -213,7 +214,7 @@ class ProgressBar:
 
 
 def cmd_stylize(args: argparse.Namespace) -> int:
-    from .imaging.imagefiles import read_image, read_mask, write_image
+    from .imaging.imagefiles import check_writable, read_image, read_mask, write_image
 
     content = read_image(args.content, "content")
     styles = [parse_style(s) for s in args.style]
@@ -229,8 +230,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     style_labels = [read_image(path, "--style-labels") for path in args.style_labels]
     params = parse_params(args)
     out = Path(args.output)
-    if out.parent and not out.parent.exists():
-        raise UsageError(f"-o {out}: the folder {out.parent} does not exist")
+    check_writable(out)
     with connect(args.server) as client:
         bar = ProgressBar(args.quiet)
         call = client.stylize(
@@ -248,12 +248,17 @@ def cmd_stylize(args: argparse.Namespace) -> int:
             result = call.result(bar)
         finally:
             bar.done()
-    write_image(result, out)
-    print(f"wrote {out}", file=sys.stderr)
+    written = [(out, result)]
     for name, layer in call.extra_layers.items():
-        path = out.with_name(f"{out.stem}-{re.sub(r'[^A-Za-z0-9]+', '-', name).strip('-')}{out.suffix}")
-        write_image(layer, path)
-        print(f"wrote {path} ({name})", file=sys.stderr)
+        written.append(
+            (out.with_name(f"{out.stem}-{re.sub(r'[^A-Za-z0-9]+', '-', name).strip('-')}{out.suffix}"), layer)
+        )
+    for path, image in written:
+        try:
+            write_image(image, path)
+        except OSError as err:
+            raise UsageError(f"-o {path}: cannot write it ({err.strerror or err})") from None
+        print(f"wrote {path}", file=sys.stderr)
     return 0
 
 
@@ -300,8 +305,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
     except (ValueError, OSError) as err:
         raise UsageError(str(err)) from None
-    print(f"impasto daemon listening on {daemon.address} ({daemon.device})", file=sys.stderr, flush=True)
-    daemon.serve_forever()
+    daemon.serve_forever(
+        lambda: print(f"impasto daemon listening on {daemon.address} ({daemon.device})", file=sys.stderr, flush=True)
+    )
     return 0
 
 

@@ -97,9 +97,15 @@ def parse_weighted(spec: str, name: str, allowed: Collection[str], noun: str) ->
         if key not in allowed:
             raise ParamError(f"parameter '{name}': {key!r} is not {noun}")
         try:
-            parts[key] = float(weight) if weight else 1.0
+            value = float(weight) if weight else 1.0
         except ValueError:
             raise ParamError(f"parameter '{name}': weight {weight!r} of {key} is not a number") from None
+        # NaN and inf would turn the loss into NaN and the result into the untouched content or a black layer.
+        if not math.isfinite(value) or value < 0:
+            raise ParamError(
+                f"parameter '{name}': the weight of {key} must be a finite number of at least 0, not {weight}"
+            )
+        parts[key] = value
     if not parts:
         raise ParamError(f"parameter '{name}' names nothing")
     return parts

@@ -12,10 +12,10 @@ from impasto_client.images import Image, Layout
 from .errors import ResourceExhausted
 from .imaging import color, masks, pixels
 from .imaging.regions import Labels, pair
-from .imaging.resample import resize
+from .imaging.resample import grow_in_bands, resize, shrink_in_bands
 from .methods.base import JobContext, Method, MethodInput, MethodOutput, Regions, StyleSource
 from .params import Scalar
-from .runtime.memory import available_bytes
+from .runtime.memory import available_bytes, lazy_buffer
 
 
 @dataclass
@@ -58,10 +58,11 @@ def run_job(request: JobRequest, ctx: JobContext) -> JobOutput:
     else:
         region = masks.Region(0, content.height, 0, content.width)
     rows, cols = region.slices
-    crop_rgb = pixels.to_rgb_float(color_samples[rows, cols], content.sample_type)
+    crop = color_samples[rows, cols]
     crop_cov = coverage[rows, cols] if coverage is not None else None
-    full = pixels.to_tensor(crop_rgb, ctx.device)
-    height, width = method.working_size(full.shape[-2], full.shape[-1], request.params)
+    crop_h, crop_w = crop.shape[:2]
+    height, width = method.working_size(crop_h, crop_w, request.params)
+    # Estimated before any of the layer is converted: a job that cannot fit is refused without touching memory.
     need = method.estimate_bytes(height, width, request.params)
     free = available_bytes(ctx.device)
     if free is not None and need > free:
@@ -69,10 +70,24 @@ def run_job(request: JobRequest, ctx: JobContext) -> JobOutput:
             f"{method.name} at {width}x{height} needs about {need / 2**30:.1f} GiB but only "
             f"{free / 2**30:.1f} GiB is free; lower 'size' or select a smaller area"
         )
-    work = resize(full, height, width)
+
+    def crop_rows(top: int, bottom: int) -> torch.Tensor:
+        return pixels.to_tensor(pixels.to_rgb_float(crop[top:bottom], content.sample_type), ctx.device)
+
+    # The layer is read and shrunk a band of rows at a time: a large layer is never held in floats whole unless
+    # the method works at its full size.
+    work = shrink_in_bands(crop_rows, crop_h, crop_w, height, width)
     mask = None
     if crop_cov is not None:
-        mask = resize(torch.from_numpy(crop_cov.astype(np.float32) / 255.0)[None, None].to(ctx.device), height, width)
+        mask = shrink_in_bands(
+            lambda top, bottom: torch.from_numpy(crop_cov[top:bottom].astype(np.float32) / 255.0)[None, None].to(
+                ctx.device
+            ),
+            crop_h,
+            crop_w,
+            height,
+            width,
+        )
 
     mode = request.preserve_color if method.supports_preserve_color else "none"
     method_content = work
@@ -83,10 +98,10 @@ def run_job(request: JobRequest, ctx: JobContext) -> JobOutput:
         # Style labels only mean something against content labels; without these they are ignored.
         pairing = pair(request.content_labels, [s.labels for s in request.styles])
         names, style_guides = pairing.names, pairing.styles
-        crop = torch.from_numpy(np.ascontiguousarray(pairing.content[:, rows, cols]))[None].to(ctx.device)
+        regions_crop = torch.from_numpy(np.ascontiguousarray(pairing.content[:, rows, cols]))[None].to(ctx.device)
         job_regions = Regions(
             names,
-            resize(crop, height, width).clamp(0, 1),
+            resize(regions_crop, height, width).clamp(0, 1),
             pairing.unmatched,
             content_is_labels=request.content_labels.key == content.sha256,
         )
@@ -111,21 +126,33 @@ def run_job(request: JobRequest, ctx: JobContext) -> JobOutput:
     output = method.run(MethodInput(method_content, styles, request.params, mask, job_regions), ctx)
     if not isinstance(output, MethodOutput):
         output = MethodOutput(output)
-    out = resize(output.image.to(full.dtype), full.shape[-2], full.shape[-1]).clamp(0, 1)
-    if mode == "luminance":
-        out = color.keep_chrominance(out, full)
-    elif mode == "histogram" and not any(s.image is not None for s in styles):
-        # Built-in styles have no picture to recolour, so the result is recoloured instead.
-        out = color.match_color(out, full)
+    recolour = None
+    if mode == "histogram" and not any(s.image is not None for s in styles):
+        # Built-in styles have no picture to recolour, so the result is recoloured instead; the statistics of the
+        # working size are those of the full size, at a fraction of the work.
+        recolour = color.color_transform(output.image.float().clamp(0, 1), work)
 
+    # The result is grown back to the crop's size, coloured, quantised and blended a band of rows at a time, into
+    # one buffer that becomes the result image as it is.
     channels = color_samples.shape[-1]
-    stylized = pixels.from_rgb_float(pixels.from_tensor(out), channels, content.sample_type)
-    result = array.copy()
-    result[rows, cols, :channels] = masks.blend(color_samples[rows, cols], stylized, crop_cov)
+    buffer = lazy_buffer(array.nbytes)
+    result = np.frombuffer(buffer, dtype=array.dtype).reshape(array.shape)
+    result[...] = array
+    for top, bottom, band in grow_in_bands(output.image.float(), crop_h, crop_w):
+        band = band.clamp(0, 1)
+        if mode == "luminance":
+            band = color.keep_chrominance(band, crop_rows(top, bottom))
+        elif recolour is not None:
+            band = recolour.apply(band)
+        stylized = pixels.from_rgb_float(pixels.from_tensor(band), channels, content.sample_type)
+        at = slice(rows.start + top, rows.start + bottom)
+        band_cov = crop_cov[top:bottom] if crop_cov is not None else None
+        result[at, cols, :channels] = masks.blend(color_samples[at, cols], stylized, band_cov)
     extra = {
         name: pixels.from_array(
             pixels.from_rgb_float(pixels.from_tensor(layer), 3, content.sample_type), Layout.RGB, content.sample_type
         )
         for name, layer in output.extra_layers.items()
     }
-    return JobOutput(pixels.from_array(result, content.layout, content.sample_type), extra)
+    image = Image(content.width, content.height, content.layout, content.sample_type, memoryview(buffer).toreadonly())
+    return JobOutput(image, extra)

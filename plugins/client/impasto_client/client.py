@@ -52,7 +52,7 @@ class StylizeEvent:
     stage: str = ""
     step: int = 0
     total: int = 0
-    loss: float = 0.0
+    loss: float | None = None  # None for methods without an objective (one-pass networks)
     image: Image | None = None
     seconds: float = 0.0
     # Further result layers by name (some methods return more than one image).
@@ -188,7 +188,8 @@ class StylizeCall:
                     yield StylizeEvent("queued", position=response.queued.position)
                 elif kind == "progress":
                     p = response.progress
-                    yield StylizeEvent("progress", stage=p.stage, step=p.step, total=p.total, loss=p.loss)
+                    loss = p.loss if p.HasField("loss") else None
+                    yield StylizeEvent("progress", stage=p.stage, step=p.step, total=p.total, loss=loss)
                 elif kind == "preview":
                     image = image_from(response.preview.header, response.preview.data)
                     yield StylizeEvent("preview", step=response.preview.step, image=image)

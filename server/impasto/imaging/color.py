@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 # NTSC YIQ; luminance Y is what the paper transfers when colours are kept.
@@ -53,12 +55,26 @@ def _sqrtm(cov: torch.Tensor, inverse: bool = False) -> torch.Tensor:
     return evecs @ torch.diag(evals**power) @ evecs.t()
 
 
-def match_color(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Recolours `source` so its RGB mean and covariance equal `target`'s.
+@dataclass(frozen=True)
+class ColorTransform:
+    """x' = matrix (x − source_mean) + target_mean, per pixel: what match_color applies."""
 
-    Uses the symmetric matrix square root variant of the paper's colour histogram
-    matching: x' = Σt^½ Σs^-½ (x − μs) + μt, computed in float64 because a
-    near-grey image has a nearly singular colour covariance.
+    matrix: torch.Tensor
+    source_mean: torch.Tensor
+    target_mean: torch.Tensor
+
+    def apply(self, image: torch.Tensor) -> torch.Tensor:
+        flat = image.reshape(3, -1).double()
+        out = self.matrix @ (flat - self.source_mean) + self.target_mean
+        return out.reshape(image.shape).to(image.dtype).clamp(0, 1)
+
+
+def color_transform(source: torch.Tensor, target: torch.Tensor) -> ColorTransform:
+    """The transform giving `source` the RGB mean and covariance of `target`.
+
+    The symmetric matrix square root variant of the paper's colour histogram matching:
+    x' = Σt^½ Σs^-½ (x − μs) + μt, computed in float64 because a near-grey image has a nearly singular colour
+    covariance.
     """
 
     def stats(image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -70,7 +86,9 @@ def match_color(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
     mu_s, cov_s = stats(source)
     mu_t, cov_t = stats(target)
-    transform = _sqrtm(cov_t) @ _sqrtm(cov_s, inverse=True)
-    flat = source.reshape(3, -1).double()
-    out = transform @ (flat - mu_s) + mu_t
-    return out.reshape(source.shape).to(source.dtype).clamp(0, 1)
+    return ColorTransform(_sqrtm(cov_t) @ _sqrtm(cov_s, inverse=True), mu_s, mu_t)
+
+
+def match_color(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Recolours `source` so its RGB mean and covariance equal `target`'s."""
+    return color_transform(source, target).apply(source)

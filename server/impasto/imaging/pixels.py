@@ -32,20 +32,22 @@ def split_alpha(array: np.ndarray, layout: Layout) -> tuple[np.ndarray, np.ndarr
 
 def to_rgb_float(color: np.ndarray, sample_type: SampleType) -> np.ndarray:
     """Colour samples (1 or 3 channels) as float32 RGB in 0..1; NaN and HDR values are clamped."""
-    rgb = color.astype(np.float32) / _SCALE[sample_type]
+    rgb = color.astype(np.float32)  # the one copy; the rest happens in place
+    rgb /= _SCALE[sample_type]
     if rgb.shape[-1] == 1:
         rgb = np.repeat(rgb, 3, axis=-1)
-    return np.clip(np.nan_to_num(rgb, nan=0.0), 0.0, 1.0)
+    np.nan_to_num(rgb, copy=False, nan=0.0)
+    return np.clip(rgb, 0.0, 1.0, out=rgb)
 
 
 def from_rgb_float(rgb: np.ndarray, channels: int, sample_type: SampleType) -> np.ndarray:
     """Float RGB 0..1 back to `channels` colour samples of `sample_type` (grey takes the luma)."""
-    values = np.clip(rgb, 0.0, 1.0)
+    values = np.clip(rgb, 0.0, 1.0)  # the one copy; the rest happens in place
     if channels == 1:
         values = (values @ _LUMA)[..., None]
-    values = values * _SCALE[sample_type]
+    values *= _SCALE[sample_type]
     if sample_type != SampleType.FLOAT32:
-        values = np.rint(values)
+        np.rint(values, out=values)
     return values.astype(DTYPES[sample_type])
 
 

@@ -20,6 +20,7 @@ from . import pixels
 MAX_REGIONS = 16
 # Colours covering less than this share of a label map are anti-aliasing or stray pixels.
 MINOR_SHARE = 0.001
+NEAREST_BLOCK = 1 << 16
 
 
 @dataclass
@@ -49,7 +50,13 @@ def from_label_map(image: Image, size: tuple[int, int], field: str) -> Labels:
     # Each colour (minor ones too) belongs to the nearest major colour.
     rgb_of = np.stack([(colours >> 16) & 255, (colours >> 8) & 255, colours & 255], -1).astype(np.float32)
     majors = np.flatnonzero(major)
-    nearest = np.argmin(((rgb_of[:, None, :] - rgb_of[None, majors, :]) ** 2).sum(-1), axis=1)
+    # In blocks: a noisy map has up to a million colours, and all of them against 16 majors at once is 200 MB.
+    nearest = np.concatenate(
+        [
+            np.argmin(((block[:, None, :] - rgb_of[None, majors, :]) ** 2).sum(-1), axis=1)
+            for block in np.split(rgb_of, range(NEAREST_BLOCK, len(rgb_of), NEAREST_BLOCK))
+        ]
+    )
     owner = majors[nearest][inverse].reshape(codes.shape)
     masks = {f"#{int(colours[m]):06x}": (owner == m).astype(np.float32) for m in majors}
     return Labels(masks, image.sha256)

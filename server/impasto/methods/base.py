@@ -114,7 +114,7 @@ class JobContext:
     device: torch.device
     models: LRUCache
     features: LRUCache
-    report: Callable[[str, int, int, float], None] = lambda stage, step, total, loss: None
+    report: Callable[[str, int, int, float | None], None] = lambda stage, step, total, loss: None
     send_preview: Callable[[torch.Tensor, int], None] = lambda image, step: None
     preview_every: int = 0
     cancel_event: threading.Event = field(default_factory=threading.Event)
@@ -124,9 +124,15 @@ class JobContext:
             raise JobCancelled()
 
     def progress(
-        self, stage: str, step: int, total: int, loss: float = 0.0, preview: Callable[[], torch.Tensor] | None = None
+        self,
+        stage: str,
+        step: int,
+        total: int,
+        loss: float | None = None,
+        preview: Callable[[], torch.Tensor] | None = None,
     ) -> None:
-        """Reports a step, sends a preview when due, and stops here if the job was cancelled.
+        """Reports a step (with the objective's value where the method has one), sends a preview when due, and stops
+        here if the job was cancelled.
 
         `preview` is called only when a preview is due, so methods pay nothing otherwise.
         """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mmap
 from pathlib import Path
 
 import torch
@@ -19,3 +20,13 @@ def available_bytes(device: torch.device) -> int | None:
     except OSError:
         pass
     return None
+
+
+def lazy_buffer(size: int) -> mmap.mmap:
+    """A zeroed, writable buffer of `size` bytes whose memory is taken only as it is written.
+
+    Anonymous mappings reserve address space, not memory: an upload that declares 256 MiB and sends 16 bytes costs
+    a page, a finished one is its bytes once (no growing and copying), and the daemon's malloc settings, which keep
+    freed memory for the tensors, do not apply to it.
+    """
+    return mmap.mmap(-1, size)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import ipaddress
 import logging
 import signal
+import socket
 import threading
+from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +15,6 @@ from pathlib import Path
 import grpc
 import torch
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from impasto_client.v1 import impasto_pb2 as pb
 from impasto_client.v1 import impasto_pb2_grpc as pb_grpc
@@ -21,10 +22,15 @@ from impasto_client.v1 import impasto_pb2_grpc as pb_grpc
 from ..methods.registry import load_methods
 from ..runtime.allocator import keep_freed_memory
 from .jobs import JobQueue
+from .reflection import enable_reflection
 from .service import StyleTransferService
+from .statuses import StatusInterceptor
 from .store import ImageStore
+from .transfers import Transfers
 
 log = logging.getLogger("impasto.daemon")
+# Threads beyond the queue's and the transfers' caps: health checks, listings and other quick calls.
+QUICK_CALL_THREADS = 8
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["StyleTransfer"].full_name
 
 
@@ -38,6 +44,8 @@ class Config:
     store_mb: int = 4096
     models_dir: Path | None = None
     allow_remote: bool = False
+    max_transfers: int = 8  # uploads and downloads at once
+    idle_seconds: float = 30.0  # a transfer that moves no chunk for this long is cancelled
 
 
 def pick_device(name: str) -> torch.device:
@@ -65,6 +73,18 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def _port_free(host: str, port: int) -> bool:
+    """Whether a listener could bind host:port now (asked before grpc, which would print its own error first)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as grpc does: TIME_WAIT does not count
+        try:
+            probe.bind((host.strip("[]"), port))
+        except OSError:
+            return False
+    return True
+
+
 class Daemon:
     def __init__(self, config: Config) -> None:
         if not is_loopback(config.host) and not config.allow_remote:
@@ -82,20 +102,33 @@ class Daemon:
             keep_freed_memory()
         self.jobs = JobQueue(workers=config.max_jobs, capacity=config.max_queue)
         self.store = ImageStore(config.store_mb << 20)
-        self.service = StyleTransferService(self.store, self.jobs, self.device, load_methods())
-        # Each streaming RPC holds a thread while its job waits or runs, so allow the whole queue plus slack.
-        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=config.max_queue + config.max_jobs + 16))
+        self.transfers = Transfers(config.max_transfers, config.idle_seconds)
+        self.service = StyleTransferService(self.store, self.jobs, self.transfers, self.device, load_methods())
+        # A streaming RPC holds a thread while its job waits or runs, and a transfer while it moves: both are capped
+        # (queue capacity, transfer slots), and the threads beyond those caps are kept for the quick calls, so the
+        # health service always answers.
+        threads = config.max_queue + config.max_jobs + config.max_transfers + QUICK_CALL_THREADS
+        self.server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="impasto-rpc"),
+            interceptors=[StatusInterceptor()],
+            # Two daemons must never share a port (grpc allows it by default): the second one is told it is taken.
+            options=[("grpc.so_reuseport", 0)],
+        )
         pb_grpc.add_StyleTransferServicer_to_server(self.service, self.server)
         self.health = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
-        reflection.enable_server_reflection(
-            (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
-            self.server,
-        )
+        enable_reflection(self.server, (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name))
         address = f"[{config.host}]:{config.port}" if ":" in config.host else f"{config.host}:{config.port}"
-        self.port = self.server.add_insecure_port(address)
+        taken = config.port != 0 and not _port_free(config.host, config.port)
+        try:
+            self.port = 0 if taken else self.server.add_insecure_port(address)
+        except RuntimeError:  # grpc's "Failed to bind"
+            self.port = 0
         if self.port == 0:
-            raise OSError(f"cannot listen on {address}: is another daemon already running there?")
+            raise OSError(
+                f"cannot listen on {address}: the port is taken (another impasto daemon or another program); "
+                f"stop it or choose another port with --port"
+            )
         self.address = f"{'127.0.0.1' if config.host in ('0.0.0.0', '::') else config.host}:{self.port}"
         self._stopped = threading.Event()
 
@@ -113,13 +146,24 @@ class Daemon:
         self._stopped.set()
         self.health.enter_graceful_shutdown()
         self.jobs.shutdown()
+        self.transfers.close()
         self.server.stop(grace).wait()
         log.info("stopped")
 
-    def serve_forever(self) -> None:
-        """Runs until SIGINT or SIGTERM, then shuts down cleanly."""
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: threading.Thread(target=self.stop, daemon=True).start())
-        self.start()
-        self._stopped.wait()
-        self.server.wait_for_termination()
+    def serve_forever(self, on_ready: Callable[[], None] = lambda: None) -> None:
+        """Runs until SIGINT or SIGTERM, then shuts down cleanly.
+
+        The handlers only set a flag, installed before the daemon says it is ready; the main thread polls it, so a
+        signal is acted on whatever the other threads are doing.
+        """
+        requested = threading.Event()
+        previous = {sig: signal.signal(sig, lambda *_: requested.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            self.start()
+            on_ready()
+            while not requested.wait(0.2):
+                pass
+        finally:
+            self.stop()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)

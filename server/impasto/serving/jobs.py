@@ -64,6 +64,22 @@ class JobQueue:
             self._pending.append(job)
             self._cond.notify()
 
+    def cancel(self, job: Job) -> None:
+        """Stops a job: a waiting one leaves the queue at once (its slot and its client's thread come back now, not
+        when the running job ends); a running one stops at its next step."""
+        job.cancel()
+        with self._cond:
+            try:
+                self._pending.remove(job)
+            except ValueError:
+                return
+        job.post("cancelled")
+
+    @property
+    def closed(self) -> bool:
+        """True once the daemon is shutting down: jobs it stops were not cancelled by their clients."""
+        return self._closed
+
     def position(self, job: Job) -> int:
         """Jobs ahead of this one, running ones included (0 once it runs); waiting background jobs are not ahead of
         an interactive one, which runs between their steps."""

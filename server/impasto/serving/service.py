@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import queue
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -15,18 +16,21 @@ from impasto_client.v1 import impasto_pb2 as pb
 from impasto_client.v1 import impasto_pb2_grpc as pb_grpc
 from impasto_client.wire import chunks, header_of, param_value
 
-from ..errors import InvalidInput, NotFound, RequestError
+from ..errors import InvalidInput, NotFound
 from ..imaging import pixels, regions
 from ..imaging.regions import Labels
 from ..imaging.resample import resize
 from ..methods.base import BuiltinStyle, JobCancelled, JobContext, LRUCache, Method
 from ..params import Param, resolve
 from ..pipeline import JobOutput, JobRequest, StyleRequest, run_job
+from ..runtime.memory import lazy_buffer
 from ..training import kinds as trainers
 from ..training.base import Trainer
 from ..training.loop import Hooks, TrainProgress, TrainRequest, TrainResult, train
 from .jobs import Job, JobQueue
+from .statuses import abort_for
 from .store import ImageStore
+from .transfers import Transfers
 
 log = logging.getLogger("impasto.service")
 MAX_SIDE = 32768
@@ -67,8 +71,11 @@ def _checked_header(header: pb.ImageHeader, field: str) -> tuple[int, int, Layou
 
 
 class StyleTransferService(pb_grpc.StyleTransferServicer):
-    def __init__(self, store: ImageStore, jobs: JobQueue, device: torch.device, methods: dict[str, Method]) -> None:
+    def __init__(
+        self, store: ImageStore, jobs: JobQueue, transfers: Transfers, device: torch.device, methods: dict[str, Method]
+    ) -> None:
         self.store = store
+        self.transfers = transfers
         self.methods = methods
         self.jobs = jobs
         self.device = device
@@ -78,16 +85,19 @@ class StyleTransferService(pb_grpc.StyleTransferServicer):
     # ---------------------------------------------------------------- images
 
     def PutImage(self, request_iterator: Iterator[pb.PutImageRequest], context: grpc.ServicerContext):
-        with _status(context):
+        with self.transfers.open(context, "upload") as transfer:
             first = next(request_iterator, None)
             if first is None or not first.HasField("header"):
                 raise InvalidInput("header: the first chunk of an upload must carry the image header")
             width, height, layout, sample = _checked_header(first.header, "header")
             size = Image.expected_size(width, height, layout, sample)
             self.store.check_fits(size, f"a {width}x{height} image")
-            data = bytearray(size)
+            # Memory is taken as bytes arrive (a header alone costs nothing), and the finished buffer is the image's
+            # own, read-only, never copied.
+            data = lazy_buffer(size)
             received = 0
             for chunk in _chain(first, request_iterator):
+                transfer.touch()
                 if chunk.offset != received:
                     raise InvalidInput(
                         f"offset: a chunk for byte {chunk.offset} arrived when byte {received} was expected; "
@@ -105,20 +115,20 @@ class StyleTransferService(pb_grpc.StyleTransferServicer):
                     f"data: received {received} bytes but a {width}x{height} {layout.name} "
                     f"{sample.name} image has {size}; the upload is incomplete"
                 )
-            image = Image(width, height, layout, sample, bytes(data))
+            image = Image(width, height, layout, sample, memoryview(data).toreadonly())
             sha = self.store.put(image)
             return pb.PutImageResponse(ref=pb.ImageRef(sha256=sha), header=header_of(image))
 
     def GetImageInfo(self, request: pb.GetImageInfoRequest, context: grpc.ServicerContext):
-        with _status(context):
-            image = self.store.get(request.ref.sha256, "ref")
-            return pb.GetImageInfoResponse(ref=request.ref, header=header_of(image))
+        image = self.store.get(request.ref.sha256, "ref")
+        return pb.GetImageInfoResponse(ref=request.ref, header=header_of(image))
 
     def GetImage(self, request: pb.GetImageRequest, context: grpc.ServicerContext):
-        with _status(context):
-            image = self.store.get(request.ref.sha256, "ref")
-        for offset, piece in chunks(image.data):
-            yield pb.GetImageResponse(header=header_of(image) if offset == 0 else None, offset=offset, data=piece)
+        image = self.store.get(request.ref.sha256, "ref")
+        with self.transfers.open(context, "download") as transfer:
+            for offset, piece in chunks(image.data):
+                yield pb.GetImageResponse(header=header_of(image) if offset == 0 else None, offset=offset, data=piece)
+                transfer.touch()
 
     # ---------------------------------------------------------------- discovery
 
@@ -131,19 +141,18 @@ class StyleTransferService(pb_grpc.StyleTransferServicer):
     # ---------------------------------------------------------------- jobs
 
     def Stylize(self, request: pb.StylizeRequest, context: grpc.ServicerContext):
-        with _status(context):
-            job_request = self._job_request(request)
-            ctx = JobContext(self.device, self.models, self.features, preview_every=request.preview_every)
-            job = Job(
-                work=lambda job: run_job(job_request, ctx),
-                description=f"{job_request.method.name} {job_request.content.width}x{job_request.content.height}",
-            )
-            ctx.cancel_event = job.cancel_event
-            ctx.report = lambda stage, step, total, loss: job.post(
-                "event", pb.StylizeResponse(progress=pb.Progress(stage=stage, step=step, total=total, loss=loss))
-            )
-            ctx.send_preview = lambda image, step: job.post("event", pb.StylizeResponse(preview=_preview(image, step)))
-            self._submit(job, context)
+        job_request = self._job_request(request)
+        ctx = JobContext(self.device, self.models, self.features, preview_every=request.preview_every)
+        job = Job(
+            work=lambda job: run_job(job_request, ctx),
+            description=f"{job_request.method.name} {job_request.content.width}x{job_request.content.height}",
+        )
+        ctx.cancel_event = job.cancel_event
+        ctx.report = lambda stage, step, total, loss: job.post(
+            "event", pb.StylizeResponse(progress=pb.Progress(stage=stage, step=step, total=total, loss=loss))
+        )  # loss None: absent (one-pass methods have no objective)
+        ctx.send_preview = lambda image, step: job.post("event", pb.StylizeResponse(preview=_preview(image, step)))
+        self._submit(job, context)
         yield from self._events(job, context, pb.StylizeResponse, self._stylize_result)
 
     def _stylize_result(self, job: Job, output: JobOutput, seconds: float, context: grpc.ServicerContext):
@@ -156,17 +165,16 @@ class StyleTransferService(pb_grpc.StyleTransferServicer):
         return pb.StylizeResponse(result=result)
 
     def Train(self, request: pb.TrainRequest, context: grpc.ServicerContext):
-        with _status(context):
-            run = self._train_request(request)
-            job = Job(work=lambda job: train(run, hooks), description=f"train {run.trainer.kind} {run.name}")
-            job.background = True
-            hooks = Hooks(
-                report=lambda progress: _post_training_progress(job, progress),
-                stop_requested=job.cancel_event.is_set,
-                between_steps=self.jobs.run_waiting,
-                preview_every=request.preview_every,
-            )
-            self._submit(job, context)
+        run = self._train_request(request)
+        job = Job(work=lambda job: train(run, hooks), description=f"train {run.trainer.kind} {run.name}")
+        job.background = True
+        hooks = Hooks(
+            report=lambda progress: _post_training_progress(job, progress),
+            stop_requested=job.cancel_event.is_set,
+            between_steps=self.jobs.run_waiting,
+            preview_every=request.preview_every,
+        )
+        self._submit(job, context)
         yield from self._events(job, context, pb.TrainResponse, lambda *finished: self._trained(run.trainer, *finished))
 
     def _trained(
@@ -175,9 +183,10 @@ class StyleTransferService(pb_grpc.StyleTransferServicer):
         if not result.finished or result.model is None:
             log.info("training stopped", extra={"job": job.id, "step": result.step})
             context.abort(
-                grpc.StatusCode.CANCELLED,
-                f"training stopped at step {result.step} of {result.total}; its checkpoint is kept: train again with "
-                f"resume to go on",
+                grpc.StatusCode.UNAVAILABLE if self.jobs.closed else grpc.StatusCode.CANCELLED,
+                f"training stopped at step {result.step} of {result.total}"
+                f"{' because the daemon is shutting down' if self.jobs.closed else ''}; its checkpoint is kept: "
+                f"train again with resume to go on",
             )
         model = result.model
         log.info("training finished", extra={"job": job.id, "seconds": round(seconds, 3), "model": model.name})
@@ -197,8 +206,8 @@ class StyleTransferService(pb_grpc.StyleTransferServicer):
         return pb.ListTrainersResponse(trainers=[_trainer_info(t) for t in trainers.TRAINERS.values()])
 
     def _submit(self, job: Job, context: grpc.ServicerContext) -> None:
-        # The job stops at its next step once the client cancels or disconnects.
-        context.add_callback(job.cancel)
+        # The job stops at its next step once the client cancels or disconnects, or leaves the queue if it waits.
+        context.add_callback(lambda: self.jobs.cancel(job))
         self.jobs.submit(job)
         log.info("job queued", extra={"job": job.id, "what": job.description})
 
@@ -224,10 +233,14 @@ class StyleTransferService(pb_grpc.StyleTransferServicer):
                 yield finish(job, *payload, context)
                 return
             elif kind == "cancelled" or (kind == "error" and isinstance(payload, JobCancelled)):
+                if self.jobs.closed:
+                    # Not the client's doing: UNAVAILABLE tells it to try again once the daemon is back.
+                    log.info("job stopped by shutdown", extra={"job": job.id})
+                    context.abort(grpc.StatusCode.UNAVAILABLE, "the daemon is shutting down; try again when it is back")
                 log.info("job cancelled", extra={"job": job.id})
                 context.abort(grpc.StatusCode.CANCELLED, "the job was cancelled")
             elif kind == "error":
-                _abort_for(context, payload, job)
+                abort_for(context, payload, job.id)
 
     def _train_request(self, request: pb.TrainRequest) -> TrainRequest:
         trainer = trainers.trainer(request.kind)
@@ -251,35 +264,30 @@ class StyleTransferService(pb_grpc.StyleTransferServicer):
         )
 
     def _job_request(self, request: pb.StylizeRequest) -> JobRequest:
-        method = self.methods.get(request.method or "gatys")
+        """The job a request asks for, checked cheapest first: a request with a bad parameter is refused before
+        any image is decoded or any label map analysed."""
+        if not request.method:
+            raise InvalidInput(f"method: name the method to run (one of {', '.join(self.methods)})")
+        method = self.methods.get(request.method)
         if method is None:
             raise NotFound(f"method: there is no method '{request.method}'; available: {', '.join(self.methods)}")
-        content = self.store.get(request.content.sha256, "content")
+        given = {name: getattr(v, v.WhichOneof("kind")) for name, v in request.params.items() if v.WhichOneof("kind")}
+        params = resolve(method.params, given, method.name)
+        preserve = PRESERVE.get(request.preserve_color)
+        if preserve is None:
+            raise InvalidInput(f"preserve_color: unknown value {request.preserve_color}")
+        if preserve != "none" and not method.supports_preserve_color:
+            raise InvalidInput(f"preserve_color: {method.name} does not apply colour preservation")
         if len(request.styles) > method.max_styles:
             raise InvalidInput(
                 f"styles: {method.name} blends at most {method.max_styles} styles, got {len(request.styles)}"
             )
-        styles = []
-        for i, style in enumerate(request.styles):
-            if style.weight < 0:
-                raise InvalidInput(f"styles[{i}].weight must not be negative")
-            which = style.WhichOneof("source")
-            if which == "image":
-                if not method.takes_style_images:
-                    raise InvalidInput(f"styles[{i}]: {method.name} takes built-in styles, not pictures")
-                image = self.store.get(style.image.sha256, f"styles[{i}]")
-                labels = self._labels(style.labels, image, method, f"styles[{i}].labels")
-                styles.append(StyleRequest(style.weight, image=image, labels=labels))
-            elif which == "builtin":
-                if style.builtin not in {s.id for s in method.builtin_styles()}:
-                    raise NotFound(
-                        f"styles[{i}]: {method.name} has no built-in style '{style.builtin}'; see 'impasto styles'"
-                    )
-                styles.append(StyleRequest(style.weight, builtin=style.builtin))
-            else:
-                raise InvalidInput(f"styles[{i}]: give a picture or a built-in style id")
-        if method.max_styles and not styles:
+        if method.max_styles and not request.styles:
             raise InvalidInput(f"styles: {method.name} needs a style")
+        for i, style in enumerate(request.styles):
+            if not math.isfinite(style.weight) or style.weight < 0:
+                raise InvalidInput(f"styles[{i}].weight must be a finite number of at least 0, not {style.weight:g}")
+        content = self.store.get(request.content.sha256, "content")
         mask = None
         if request.HasField("mask") and request.mask.sha256:
             if not method.takes_mask:
@@ -292,13 +300,25 @@ class StyleTransferService(pb_grpc.StyleTransferServicer):
                     f"mask: the selection is {mask.width}x{mask.height} but the layer is "
                     f"{content.width}x{content.height}; they must be the same size"
                 )
-        preserve = PRESERVE.get(request.preserve_color)
-        if preserve is None:
-            raise InvalidInput(f"preserve_color: unknown value {request.preserve_color}")
-        if preserve != "none" and not method.supports_preserve_color:
-            raise InvalidInput(f"preserve_color: {method.name} does not apply colour preservation")
-        given = {name: getattr(v, v.WhichOneof("kind")) for name, v in request.params.items() if v.WhichOneof("kind")}
-        params = resolve(method.params, given, method.name)
+        styles = []
+        for i, style in enumerate(request.styles):
+            which = style.WhichOneof("source")
+            if which == "image":
+                if not method.takes_style_images:
+                    raise InvalidInput(f"styles[{i}]: {method.name} takes built-in styles, not pictures")
+                styles.append(StyleRequest(style.weight, image=self.store.get(style.image.sha256, f"styles[{i}]")))
+            elif which == "builtin":
+                if style.builtin not in {s.id for s in method.builtin_styles()}:
+                    raise NotFound(
+                        f"styles[{i}]: {method.name} has no built-in style '{style.builtin}'; see 'impasto styles'"
+                    )
+                styles.append(StyleRequest(style.weight, builtin=style.builtin))
+            else:
+                raise InvalidInput(f"styles[{i}]: give a picture or a built-in style id")
+        # Label maps last: analysing one is the costliest check.
+        for i, (style, wanted) in enumerate(zip(styles, request.styles, strict=True)):
+            if style.image is not None:
+                style.labels = self._labels(wanted.labels, style.image, method, f"styles[{i}].labels")
         content_labels = self._labels(request.content_labels, content, method, "content_labels")
         return JobRequest(method, content, styles, params, mask, preserve, content_labels)
 
@@ -407,31 +427,3 @@ def _method_info(method: Method) -> pb.MethodInfo:
         takes_label_maps=method.takes_label_maps,
         supports_preserve_color=method.supports_preserve_color,
     )
-
-
-def _abort_for(context: grpc.ServicerContext, err: BaseException, job: Job | None = None) -> None:
-    if isinstance(err, RequestError):
-        context.abort(grpc.StatusCode[err.status], str(err))
-    if isinstance(err, (MemoryError, torch.OutOfMemoryError)):
-        context.abort(
-            grpc.StatusCode.RESOURCE_EXHAUSTED,
-            "the image does not fit in memory; lower 'size' or select a smaller area",
-        )
-    log.exception("job failed", exc_info=err, extra={"job": job.id if job else None})
-    context.abort(grpc.StatusCode.INTERNAL, f"the daemon failed: {type(err).__name__}: {err}")
-
-
-class _status:
-    """Turns RequestErrors raised while handling an RPC into its gRPC status."""
-
-    def __init__(self, context: grpc.ServicerContext) -> None:
-        self.context = context
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: type | None, err: BaseException | None, tb: object) -> bool:
-        if err is None or not isinstance(err, (RequestError, MemoryError)):
-            return False
-        _abort_for(self.context, err)
-        return False

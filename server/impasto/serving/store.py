@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 
 from impasto_client.images import Image
 
-from ..errors import NotFound, ResourceExhausted
+from ..errors import InvalidInput, NotFound, ResourceExhausted
+
+# An image's ref: the SHA-256 of its header line and bytes, as the client computes it (images.image_sha256).
+REF = re.compile(r"[0-9a-f]{64}")
 
 
 class ImageStore:
@@ -41,10 +45,14 @@ class ImageStore:
         return sha
 
     def get(self, sha: str, field: str = "image") -> Image:
+        if not sha:
+            raise InvalidInput(f"{field}: no image ref given; upload the image with PutImage and send its ref")
+        if not REF.fullmatch(sha):
+            raise InvalidInput(f"{field}: {sha[:80]!r} is not an image ref; a ref is 64 lowercase hex digits")
         with self._lock:
             image = self._images.get(sha)
             if image is not None:
                 self._images.move_to_end(sha)
         if image is None:
-            raise NotFound(f"{field}: the daemon holds no image {sha[:16] or '(empty ref)'}…; upload it first")
+            raise NotFound(f"{field}: the daemon holds no image {sha[:16]}…; upload it first")
         return image
