@@ -444,3 +444,13 @@ def test_a_job_stopped_by_shutdown_is_unavailable_not_cancelled() -> None:
         assert daemon.wait(15) == 0
     finally:
         daemon.kill()
+
+
+def test_loss_is_absent_where_a_method_has_no_objective(client: Client) -> None:
+    content, style = rgb_image(scene(24, 24)), rgb_image(scene(24, 24, 1))
+    one_pass = [
+        e for e in client.stylize(content, ["cin26:1"], method="cin", params={"size": 24}) if e.kind == "progress"
+    ]
+    assert one_pass and all(e.loss is None for e in one_pass)
+    optimised = [e for e in client.stylize(content, [style], params={"size": 24, "steps": 3}) if e.kind == "progress"]
+    assert optimised and all(isinstance(e.loss, float) and e.loss > 0 for e in optimised)
