@@ -69,6 +69,18 @@ def test_the_loss_never_spikes(client: Client, precision: str) -> None:
         assert losses[-1] < 0.8 * losses[0]
 
 
+def test_a_converged_picture_is_a_result_not_an_error(client: Client) -> None:
+    """At an optimum every step makes the loss worse; undoing five in a row used to end the job 'diverged' (content
+    equal to the style after 11 steps; a pair that had converged after 140)."""
+    for content, steps in ((scene(64, 64, 1), 40), (scene(64, 64, 0), 200)):
+        losses: list[float] = []
+        result = client.stylize(
+            rgb_image(content), [rgb_image(scene(64, 64, 1))], params={"size": 64, "steps": steps, "coarse_steps": 0}
+        ).result(lambda e, losses=losses: losses.append(e.loss) if e.kind == "progress" else None)
+        assert (result.width, result.height) == (64, 64)
+        assert losses[-1] <= losses[0]
+
+
 def test_same_seed_same_result_and_exact_size(client: Client) -> None:
     content = rgb_image(scene(50, 70))
     params = {"size": 40, "steps": 5, "coarse_steps": 0, "init": "noise", "seed": 7}

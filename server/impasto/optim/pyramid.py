@@ -49,13 +49,15 @@ OVERSHOOT = 4.0
 FIRST_STEP = 1.0
 STYLE_MAX_STEP = 4.0
 INVERSION_MAX_STEP = 16.0
-RECOVERY_STEPS = 3
+# After an undone step the bounds shrink by this (a trust region); below MIN_TRUST of their size no step can still
+# help, and the picture has converged.
+TRUST_SHRINK = 4.0
+MIN_TRUST = 1e-4
 # Style optimisation starts L-BFGS after a few Adam steps of 1% of the value range: sign-like moves of every pixel
 # leave the content's basin faster than quasi-Newton steps from one gradient (measured: lower final losses). Feature
 # inversion, nearly quadratic and often given few steps, starts with L-BFGS.
 WARMUP_STEPS = 3
 WARMUP_RATE = 0.01
-MAX_RECOVERIES = 5
 
 
 def optimise(
@@ -71,23 +73,26 @@ def optimise(
     """Minimises objective(image) over the pixels; on_step(step, loss, image) runs after each step; L-BFGS starts
     after `warmup` Adam steps and moves the pixels at most `max_step` grey levels on average a step.
 
-    One L-BFGS step is one function evaluation, so a step costs the same with either
-    optimiser and progress counts honestly; on_step may raise to cancel.
+    One L-BFGS step is one function evaluation, so a step costs the same with either optimiser and progress counts
+    honestly; on_step may raise to cancel. A step that makes the loss much worse (or not finite) is undone and the
+    step bounds shrink; once they are negligible the best picture is returned early (converged). Only a loss that is
+    never finite is an error.
     """
     lr = lr or DEFAULT_LR.get(optimizer, 1.0)
     x = image.detach().clone(memory_format=torch.contiguous_format).requires_grad_(True)
+    trust = 1.0
 
-    def make_optimizer(kind: str = optimizer, rate: float = lr) -> LBFGS | torch.optim.Optimizer:
+    def make_optimizer(kind: str = optimizer) -> LBFGS | torch.optim.Optimizer:
         if kind == "lbfgs":
-            return LBFGS(x, FIRST_STEP, max_step, rate)
+            return LBFGS(x, FIRST_STEP * trust, max_step * trust, lr)
         if kind == "adam":
-            return torch.optim.Adam([x], lr=rate)
+            return torch.optim.Adam([x], lr=lr * trust)
         raise ValueError(f"optimizer must be 'lbfgs' or 'adam', not {kind!r}")
 
     warmup = warmup if optimizer == "lbfgs" else 0
     if warmup:
         span = float(x.detach().max() - x.detach().min()) or 1.0
-        opt = make_optimizer("adam", WARMUP_RATE * span)
+        opt: LBFGS | torch.optim.Optimizer = torch.optim.Adam([x], lr=WARMUP_RATE * span)
     else:
         opt = make_optimizer()
     last = [math.nan]
@@ -100,31 +105,24 @@ def optimise(
         return loss
 
     best, best_x = math.inf, x.detach().clone()
-    recovering = failures = recoveries = 0
     for step in range(1, steps + 1):
         before = x.detach().clone()
         opt.step(closure)
         if warmup and step == warmup:
             opt = make_optimizer()
-        if recovering:
-            recovering -= 1
-            if not recovering:
-                opt = make_optimizer()
         if last[0] < best:
-            best, best_x, failures = last[0], before, 0
+            best, best_x = last[0], before
         elif not math.isfinite(last[0]) or (last[0] > OVERSHOOT * best and optimizer == "lbfgs"):
-            failures += 1
-            recoveries += 1
-            if failures > MAX_RECOVERIES:
+            if not math.isfinite(best):
                 raise InvalidInput("the optimisation diverged; lower learning_rate or style_weight")
-            # A safety net (L-BFGS's steps are bounded, so this is rare): go back, take a few Adam steps (1% of
-            # the value range, halved at each recovery, as near convergence even that overshoots) to give it a
-            # fresh start, then restart it.
             with torch.no_grad():
                 x.copy_(best_x)
-            span = float(best_x.max() - best_x.min()) or 1.0
-            opt = make_optimizer("adam", 0.01 * span / 2 ** (recoveries - 1))
-            recovering = RECOVERY_STEPS
+            trust /= TRUST_SHRINK
+            if trust < MIN_TRUST:
+                if on_step is not None:
+                    on_step(steps, best, best_x)
+                return best_x
+            opt = make_optimizer()
         if on_step is not None:
             on_step(step, last[0], x.detach())
     return x.detach()
