@@ -6,13 +6,14 @@ import os
 import stat
 from pathlib import Path
 
+from ..runtime.bundled import bundled
 from . import InstallError, install_package, normalise_platform
 
 PLUGIN = "impasto_gimp"
 # GIMP 3.0 as Debian trixie ships it runs Python 3.13; other builds pass --python-version.
 DEFAULT_PYTHON = "3.13"
-# The plug-in's source in a checkout: <repo>/plugins/gimp/impasto_gimp.
-SOURCE = Path(__file__).resolve().parents[3] / "plugins" / "gimp" / PLUGIN
+# The plug-in's source, in the installed package or the checkout.
+SOURCE = bundled(f"plugins/gimp/{PLUGIN}")
 
 
 def default_dest(platform: str) -> Path:
@@ -39,8 +40,8 @@ def install(dest: Path | None = None, python_version: str | None = None, platfor
     python_version = python_version or DEFAULT_PYTHON
     if not (SOURCE / f"{PLUGIN}.py").is_file():
         raise InstallError(
-            f"the GIMP plug-in's source is missing ({SOURCE}); install impasto from a source checkout "
-            "(pip install -e .) to install editor plugins"
+            f"the GIMP plug-in's source is missing ({SOURCE}); this copy of impasto was installed without it: "
+            "reinstall impasto (pip install --force-reinstall impasto)"
         )
     dest = Path(dest).expanduser() if dest is not None else default_dest(platform)
 

@@ -11,14 +11,15 @@ import sys
 from pathlib import Path
 
 from .. import __version__
+from ..runtime.bundled import bundled
 from . import InstallError, install_package, normalise_platform
 
 PLUGIN = "impasto_krita"
 # Debian's Krita 5.1 embeds the system Python 3.11; the official Windows and macOS
 # builds of Krita 5.1/5.2 embed 3.10. Other builds pass --python-version.
 DEFAULT_PYTHON = {"linux": "3.11", "win32": "3.10", "darwin": "3.10"}
-# The plugin's source in a checkout: <repo>/plugins/krita.
-SOURCE = Path(__file__).resolve().parents[3] / "plugins" / "krita"
+# The plugin's source, in the installed package or the checkout.
+SOURCE = bundled("plugins/krita")
 
 
 def default_dest(platform: str) -> Path:
@@ -81,8 +82,8 @@ def install(
     python_version = python_version or DEFAULT_PYTHON[platform]
     if not (SOURCE / PLUGIN / "__init__.py").is_file():
         raise InstallError(
-            f"the Krita plugin's source is missing ({SOURCE}); install impasto from a source checkout "
-            "(pip install -e .) to install editor plugins"
+            f"the Krita plugin's source is missing ({SOURCE}); this copy of impasto was installed without it: "
+            "reinstall impasto (pip install --force-reinstall impasto)"
         )
     if enable is None:
         enable = dest is None

@@ -6,7 +6,6 @@ import hashlib
 import importlib.util
 import os
 import sys
-import sysconfig
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,6 +13,8 @@ from functools import cache
 from pathlib import Path
 
 import torch
+
+from .bundled import bundled
 
 
 class WeightsError(RuntimeError):
@@ -32,11 +33,8 @@ class ModelEntry:
 
 
 def manifest_path() -> Path:
-    """models/manifest.toml of a checkout, else the copy installed under <prefix>/share."""
-    checkout = Path(__file__).resolve().parents[3] / "models" / "manifest.toml"
-    if checkout.is_file():
-        return checkout
-    return Path(sysconfig.get_path("data")) / "share" / "impasto" / "models" / "manifest.toml"
+    """models/manifest.toml as impasto ships it (runtime/bundled.py)."""
+    return bundled("models/manifest.toml")
 
 
 @cache
