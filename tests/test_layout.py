@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).parents[1] / "server" / "impasto"
 LAYERS: list[set[str]] = [
     {"__main__"},
     {"cli"},
-    {"demo", "install"},
+    {"demo", "install", "config"},
     {"serving"},
     {"pipeline"},
     {"training", "methods"},

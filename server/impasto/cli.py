@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 import math
+import os
 import re
 import sys
 import time
@@ -14,10 +15,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from impasto_client import DEFAULT_ADDRESS, Client, ImpastoError, StylizeEvent, TrainEvent
+from impasto_client import DEFAULT_ADDRESS, Client, Connection, ImpastoError, StylizeEvent, TrainEvent
 from impasto_client.client import Style
 
 from . import __version__
+from .config import config_dir
+from .config import load as load_config
 from .errors import RequestError
 from .serving import logs
 
@@ -41,16 +44,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the daemon the editor plugins talk to")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=50051)
-    serve.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
-    serve.add_argument("--max-jobs", type=_positive, default=1, help="jobs that run at once")
-    serve.add_argument("--max-queue", type=_positive, default=16, help="jobs that may wait")
-    serve.add_argument("--store-mb", type=_positive, default=4096, help="memory for uploaded images and results")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1: this machine only)")
+    serve.add_argument("--port", type=int, help="port (default 50051)")
+    serve.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"))
+    serve.add_argument("--max-jobs", type=_positive, help="jobs that run at once (default 1)")
+    serve.add_argument("--max-queue", type=_positive, help="jobs that may wait (default 16)")
+    serve.add_argument("--store-mb", type=_positive, help="memory for uploaded images and results (default 4096)")
     serve.add_argument("--models-dir", type=Path, help="folder with your own checkpoints")
+    serve.add_argument("--tls-cert", type=Path, help="TLS certificate chain (PEM), for a daemon other machines reach")
+    serve.add_argument("--tls-key", type=Path, help="TLS private key (PEM)")
+    serve.add_argument("--token-file", type=Path, help="require this bearer token (made by 'impasto token new')")
     serve.add_argument("--allow-remote", action="store_true", help="allow a non-loopback --host")
-    serve.add_argument("--log-format", choices=("json", "text"), default="json")
-    serve.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")
+    serve.add_argument("--insecure", action="store_true", help="with --allow-remote: do without TLS and a token")
+    serve.add_argument("--log-format", choices=("json", "text"))
+    serve.add_argument("--log-level", choices=("debug", "info", "warning", "error"))
 
     stylize = sub.add_parser("stylize", help="stylize an image file")
     stylize.add_argument("content", help="the picture to stylize")
@@ -82,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     stylize.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any method parameter")
     stylize.add_argument("--preview-every", type=int, default=0, help=argparse.SUPPRESS)
     stylize.add_argument("-o", "--output", required=True)
-    stylize.add_argument("--server", help=f"daemon address (default: {DEFAULT_ADDRESS}, else run in-process)")
+    _connection_arguments(stylize)
     stylize.add_argument("--quiet", action="store_true", help="no progress bar")
 
     train = sub.add_parser("train", help="teach impasto a new real-time style from your own picture")
@@ -98,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true", help="go on from the run's checkpoint")
     train.add_argument("--overwrite", action="store_true", help="replace a model or unfinished run of this name")
     train.add_argument("--models-dir", type=Path, help="where models go (in-process training only)")
-    train.add_argument("--server", help=f"daemon address (default: {DEFAULT_ADDRESS}, else run in-process)")
+    _connection_arguments(train)
     train.add_argument("--quiet", action="store_true", help="print nothing but errors and the result")
 
     for name, helptext in (
@@ -108,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         p = sub.add_parser(name, help=helptext)
         p.add_argument("--json", action="store_true")
-        p.add_argument("--server")
+        _connection_arguments(p)
 
     plugin = sub.add_parser("install-plugin", help="install the Krita or GIMP plugin")
     plugin.add_argument("editor", choices=("krita", "gimp"))
@@ -118,25 +125,52 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="stylize a bundled sample photo to show what impasto does")
     demo.add_argument("-o", "--output-dir", default="impasto-demo")
-    demo.add_argument("--server")
+    _connection_arguments(demo)
+
+    token = sub.add_parser("token", help="make the token a remote daemon requires (see docs/remote.md)")
+    token_sub = token.add_subparsers(dest="token_command", required=True)
+    new = token_sub.add_parser("new", help="write a new random token to a file only you can read")
+    new.add_argument("--out", type=Path, help="where (default: the settings folder's token file)")
+    new.add_argument("--force", action="store_true", help="replace an existing token file")
     return parser
 
 
+def _connection_arguments(parser: argparse.ArgumentParser) -> None:
+    """How a command reaches its daemon; each falls back to $IMPASTO_SERVER and the settings file (config.py)."""
+    parser.add_argument(
+        "--server", help=f"daemon address (default: $IMPASTO_SERVER, the settings file, {DEFAULT_ADDRESS}, in-process)"
+    )
+    parser.add_argument("--token-file", help="the daemon's token (a file made by 'impasto token new')")
+    parser.add_argument("--tls-ca", help="CA certificate (PEM) to trust for a daemon with its own certificate")
+    parser.add_argument("--tls", action="store_true", help="connect with TLS (the system's trusted CAs)")
+
+
 @contextlib.contextmanager
-def connect(server: str | None, models_dir: Path | None = None) -> Iterator[Client]:
-    """A client for `server`; with none given, the default daemon or, if none runs (or `models_dir` is given),
-    one in this process."""
+def connect(args: argparse.Namespace, models_dir: Path | None = None) -> Iterator[Client]:
+    """A client for the daemon the command names (flag, $IMPASTO_SERVER, settings file); with none named, the default
+    daemon or, if none runs (or `models_dir` is given), one in this process."""
+    settings = load_config()
+    server = args.server or os.environ.get("IMPASTO_SERVER") or settings.server
+    token_file = args.token_file or settings.token_file
+    tls_ca = args.tls_ca or settings.tls_ca
+    tls = args.tls or settings.tls
     if server and models_dir is not None:
         raise UsageError("--models-dir applies to a daemon in this process; give it to 'impasto serve' instead")
+    try:
+        connection = Connection.from_files(server or DEFAULT_ADDRESS, token_file, tls_ca, tls)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
     if server:
-        client = Client(server)
-        if not client.wait_ready(5.0):
+        client = Client(connection)
+        try:
+            client.check(5.0)
+        except ImpastoError as err:
             client.close()
-            raise UsageError(f"no impasto daemon answers at {server}; start one with 'impasto serve'")
+            raise UsageError(err.message) from None
         with client:
             yield client
         return
-    client = Client(DEFAULT_ADDRESS)
+    client = Client(connection)
     if models_dir is None and client.wait_ready(0.3):
         with client:
             yield client
@@ -231,7 +265,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     params = parse_params(args)
     out = Path(args.output)
     check_writable(out)
-    with connect(args.server) as client:
+    with connect(args) as client:
         bar = ProgressBar(args.quiet)
         call = client.stylize(
             content,
@@ -263,7 +297,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    with connect(args.server) as client:
+    with connect(args) as client:
         if args.command in ("methods", "trainers"):
             entries = client.list_methods() if args.command == "methods" else client.list_trainers()
             if args.json:
@@ -286,28 +320,64 @@ def cmd_list(args: argparse.Namespace) -> int:
         return 0
 
 
+SERVE_DEFAULTS = {
+    "host": "127.0.0.1", "port": 50051, "device": "auto", "max_jobs": 1, "max_queue": 16, "store_mb": 4096,
+    "models_dir": None, "tls_cert": None, "tls_key": None, "token_file": None, "allow_remote": False,
+    "insecure": False, "log_format": "json", "log_level": "info",
+}  # fmt: skip
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from .serving.daemon import Config, Daemon
 
-    logs.setup(args.log_level, args.log_format)
+    settings = load_config().serve
+    # A flag given wins over the settings file, which wins over the default.
+    value = {
+        key: given if (given := getattr(args, key)) not in (None, False) else settings.get(key, default)
+        for key, default in SERVE_DEFAULTS.items()
+    }
+    logs.setup(value["log_level"], value["log_format"])
+    files = ("models_dir", "tls_cert", "tls_key", "token_file")
+    paths = {key: Path(value[key]).expanduser() if value[key] else None for key in files}
     try:
         daemon = Daemon(
             Config(
-                host=args.host,
-                port=args.port,
-                device=args.device,
-                max_jobs=args.max_jobs,
-                max_queue=args.max_queue,
-                store_mb=args.store_mb,
-                models_dir=args.models_dir,
-                allow_remote=args.allow_remote,
+                host=value["host"],
+                port=value["port"],
+                device=value["device"],
+                max_jobs=value["max_jobs"],
+                max_queue=value["max_queue"],
+                store_mb=value["store_mb"],
+                allow_remote=value["allow_remote"],
+                insecure=value["insecure"],
+                **paths,
             )
         )
     except (ValueError, OSError) as err:
         raise UsageError(str(err)) from None
+    security = ", ".join(word for word, on in (("TLS", daemon.tls), ("token", daemon.token_required)) if on)
     daemon.serve_forever(
-        lambda: print(f"impasto daemon listening on {daemon.address} ({daemon.device})", file=sys.stderr, flush=True)
+        lambda: print(
+            f"impasto daemon listening on {daemon.address} ({daemon.device}{', ' + security if security else ''})",
+            file=sys.stderr,
+            flush=True,
+        )
     )
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from .serving.auth import write_token
+
+    out = (args.out or config_dir() / "token").expanduser()
+    if out.exists() and not args.force:
+        raise UsageError(f"{out} exists; keep it, or replace it with --force (clients using it will need the new one)")
+    try:
+        write_token(out)
+    except OSError as err:
+        raise UsageError(f"cannot write {out}: {err.strerror or err}") from None
+    print(f"wrote a new token to {out} (readable by you only); give the daemon --token-file {out} and copy the "
+          f"file to the machines that use it", file=sys.stderr)  # fmt: skip
     return 0
 
 
@@ -335,7 +405,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         local = Path(args.photos)
         photos = str(local.resolve()) if local.exists() else args.photos  # else a folder on the daemon's machine
     params = parse_params(args)
-    with connect(args.server, args.models_dir) as client:
+    with connect(args, args.models_dir) as client:
         call = client.train(
             args.kind,
             args.name,
@@ -401,7 +471,7 @@ class TrainingBar:
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    with connect(args.server) as client:
+    with connect(args) as client:
         for path in run_demo(client, Path(args.output_dir)):
             print(f"wrote {path}", file=sys.stderr)
     return 0
@@ -419,6 +489,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "styles": cmd_list,
         "demo": cmd_demo,
         "install-plugin": cmd_install_plugin,
+        "token": cmd_token,
     }
     try:
         return commands[args.command](args)
@@ -427,7 +498,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     except ImpastoError as err:
         print(f"impasto: {err.message}", file=sys.stderr)
-        bad_input = ("INVALID_ARGUMENT", "NOT_FOUND", "FAILED_PRECONDITION", "RESOURCE_EXHAUSTED")
+        bad_input = ("INVALID_ARGUMENT", "NOT_FOUND", "FAILED_PRECONDITION", "RESOURCE_EXHAUSTED", "UNAUTHENTICATED")
         return EXIT_BAD_INPUT if err.code in bad_input else 1
     except KeyboardInterrupt:
         print("impasto: cancelled", file=sys.stderr)

@@ -5,11 +5,13 @@ Python that Krita and GIMP embed.
 """
 
 from .client import DEFAULT_ADDRESS, Client, ImpastoError, StylizeEvent, TrainEvent
+from .connection import Connection
 from .images import Image, Layout, SampleType, image_sha256
 
 __all__ = [
     "DEFAULT_ADDRESS",
     "Client",
+    "Connection",
     "Image",
     "ImpastoError",
     "Layout",

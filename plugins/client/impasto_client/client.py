@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
 
+from .connection import DEFAULT_ADDRESS, SESSION_HEADER, Connection
 from .images import Image
 from .v1 import impasto_pb2 as pb
 from .v1 import impasto_pb2_grpc as pb_grpc
 from .wire import ParamScalar, chunks, header_of, image_from, param_value, scalar
 
-DEFAULT_ADDRESS = "127.0.0.1:50051"
 PRESERVE_COLOR = {
     "none": pb.PRESERVE_COLOR_NONE,
     "luminance": pb.PRESERVE_COLOR_LUMINANCE,
@@ -35,12 +36,32 @@ class ImpastoError(Exception):
         self.message = message
 
     @classmethod
-    def from_rpc(cls, err: grpc.RpcError) -> ImpastoError:
+    def from_rpc(cls, err: grpc.RpcError, connection: Connection | None = None) -> ImpastoError:
         code = err.code() if hasattr(err, "code") else grpc.StatusCode.UNKNOWN
         details = err.details() if hasattr(err, "details") else str(err)
-        if code == grpc.StatusCode.UNAVAILABLE:
-            details = f"the impasto daemon is not reachable ({details}); start it with 'impasto serve'"
+        if code == grpc.StatusCode.UNAVAILABLE and "shutting down" not in (details or ""):
+            details = _unreachable(details or "", connection)
         return cls(code.name, details or code.name)
+
+
+def _unreachable(details: str, connection: Connection | None) -> str:
+    """What a painter can do about a daemon that does not answer, from grpc's low-level reason."""
+    where = connection.address if connection else "the address given"
+    lowered = details.lower()
+    tls_trouble = ("ssl", "tls", "handshake", "certificate", "wrong_version", "alpn", "hostname", "verification")
+    plain = connection is not None and not connection.tls
+    # A TLS daemon closes a plain connection at once; grpc then says only "Socket closed".
+    if any(word in lowered for word in tls_trouble) or (plain and "socket closed" in lowered):
+        if plain:
+            return (
+                f"the impasto daemon at {where} did not answer a plain connection; if it uses TLS, connect with "
+                f"TLS and its CA certificate (--tls-ca) ({details})"
+            )
+        return (
+            f"could not make a TLS connection to the impasto daemon at {where}: its certificate is not trusted, has "
+            f"expired or names another host, or it does not use TLS; check --tls-ca and the address ({details})"
+        )
+    return f"no impasto daemon answers at {where} ({details}); start it with 'impasto serve'"
 
 
 @dataclass
@@ -127,8 +148,9 @@ class TrainCall:
     """A running training job: iterate its events, or cancel it (it stops after the current step and keeps a
     checkpoint that `Client.train(..., resume=True)` goes on from)."""
 
-    def __init__(self, call: Any) -> None:
+    def __init__(self, call: Any, connection: Connection | None = None) -> None:
         self._call = call
+        self.connection = connection
 
     def cancel(self) -> None:
         self._call.cancel()
@@ -156,7 +178,7 @@ class TrainCall:
                     m = response.model
                     yield TrainEvent("model", step=m.steps, style_id=m.style_id, method=m.method, seconds=m.seconds)
         except grpc.RpcError as err:
-            raise ImpastoError.from_rpc(err) from None
+            raise ImpastoError.from_rpc(err, self.connection) from None
 
     def result(self, on_event: Callable[[TrainEvent], None] | None = None) -> TrainEvent:
         """Waits for the model; returns its event (style_id, method)."""
@@ -169,40 +191,87 @@ class TrainCall:
 
 
 class StylizeCall:
-    """A running Stylize job: iterate its events, or cancel it from any thread."""
+    """A running Stylize job: iterate its events, or cancel it from any thread.
 
-    def __init__(self, client: Client, call: Any) -> None:
+    When the daemon is lost before the result (UNAVAILABLE: it stopped, or a load balancer moved this client to
+    another one) the job is sent again once, uploading what the daemon answering now lacks; when the daemon says it
+    lacks an image this client had just checked it holds, the images are uploaded again once.
+    """
+
+    def __init__(self, client: Client, start: Callable[[bool], Any]) -> None:
         self._client = client
-        self._call = call
+        self._start = start
+        self._call = start(False)
+        self._cancelled = False
         # Filled with the result's further layers, by name, once the result has arrived.
         self.extra_layers: dict[str, Image] = {}
 
     def cancel(self) -> None:
+        self._cancelled = True
         self._call.cancel()
 
     def __iter__(self) -> Iterator[StylizeEvent]:
-        try:
-            for response in self._call:
-                kind = response.WhichOneof("event")
-                if kind == "queued":
-                    yield StylizeEvent("queued", position=response.queued.position)
-                elif kind == "progress":
-                    p = response.progress
-                    loss = p.loss if p.HasField("loss") else None
-                    yield StylizeEvent("progress", stage=p.stage, step=p.step, total=p.total, loss=loss)
-                elif kind == "preview":
-                    image = image_from(response.preview.header, response.preview.data)
-                    yield StylizeEvent("preview", step=response.preview.step, image=image)
-                elif kind == "result":
-                    image = self._client.get_image(response.result.image.sha256)
-                    self.extra_layers = {
-                        layer.name: self._client.get_image(layer.image.sha256) for layer in response.result.extra_layers
-                    }
-                    yield StylizeEvent(
-                        "result", image=image, seconds=response.result.seconds, extra_layers=self.extra_layers
-                    )
-        except grpc.RpcError as err:
-            raise ImpastoError.from_rpc(err) from None
+        tries = {"lost daemon": 1, "lost image": 1}
+        lost: grpc.RpcError | None = None  # what ended the first try, when the daemon was lost
+        while True:
+            try:
+                yield from self._events()
+                return
+            except grpc.RpcError as err:
+                code, details = err.code(), err.details() or ""
+                if code == grpc.StatusCode.INTERNAL and "RST_STREAM" in details:
+                    # A proxy (nginx) whose daemon died mid-stream resets the stream: the daemon is lost.
+                    code = grpc.StatusCode.UNAVAILABLE
+                if lost is not None and code == grpc.StatusCode.UNAVAILABLE:
+                    # No daemon took the job again: the first reason ("shutting down") says more than "refused".
+                    raise ImpastoError.from_rpc(lost, self._client.connection) from None
+                if self._cancelled or code not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.NOT_FOUND):
+                    raise ImpastoError.from_rpc(err, self._client.connection) from None
+                reason = "lost daemon" if code == grpc.StatusCode.UNAVAILABLE else "lost image"
+                if reason == "lost image" and "holds no image" not in details:
+                    raise ImpastoError.from_rpc(err, self._client.connection) from None
+                if not tries[reason]:
+                    if reason == "lost image":
+                        raise ImpastoError(
+                            "NOT_FOUND",
+                            f"{details} (it was uploaded a moment ago: a load balancer between here and the daemons "
+                            f"may not keep this client on one daemon; route by the {SESSION_HEADER} header, see "
+                            f"docs/remote.md)",
+                        ) from None
+                    raise ImpastoError.from_rpc(err, self._client.connection) from None
+                tries[reason] -= 1
+                if reason == "lost daemon":
+                    lost = err
+                time.sleep(0.5)
+                try:
+                    self._call = self._start(True)
+                except ImpastoError as again:
+                    if lost is not None and again.code == "UNAVAILABLE":
+                        raise ImpastoError.from_rpc(lost, self._client.connection) from None
+                    raise
+                except grpc.RpcError as again:
+                    raise ImpastoError.from_rpc(lost or again, self._client.connection) from None
+
+    def _events(self) -> Iterator[StylizeEvent]:
+        for response in self._call:
+            kind = response.WhichOneof("event")
+            if kind == "queued":
+                yield StylizeEvent("queued", position=response.queued.position)
+            elif kind == "progress":
+                p = response.progress
+                loss = p.loss if p.HasField("loss") else None
+                yield StylizeEvent("progress", stage=p.stage, step=p.step, total=p.total, loss=loss)
+            elif kind == "preview":
+                image = image_from(response.preview.header, response.preview.data)
+                yield StylizeEvent("preview", step=response.preview.step, image=image)
+            elif kind == "result":
+                image = self._client._download(response.result.image.sha256)
+                self.extra_layers = {
+                    layer.name: self._client._download(layer.image.sha256) for layer in response.result.extra_layers
+                }
+                yield StylizeEvent(
+                    "result", image=image, seconds=response.result.seconds, extra_layers=self.extra_layers
+                )
 
     def result(self, on_event: Callable[[StylizeEvent], None] | None = None) -> Image:
         for event in self:
@@ -217,11 +286,13 @@ class StylizeCall:
 class Client:
     """Talks to one daemon. Thread-safe; close() it (or use `with`) when done."""
 
-    def __init__(self, address: str = DEFAULT_ADDRESS, timeout: float = 30.0) -> None:
-        """`timeout` bounds every call that should answer at once, so a hung daemon cannot hang an editor."""
-        self.address = address
+    def __init__(self, address: str | Connection = DEFAULT_ADDRESS, timeout: float = 30.0) -> None:
+        """`address` is host:port, or a Connection (TLS, token); `timeout` bounds every call that should answer at
+        once, so a hung daemon cannot hang an editor."""
+        self.connection = address if isinstance(address, Connection) else Connection(address)
+        self.address = self.connection.address
         self.timeout = timeout
-        self._channel = grpc.insecure_channel(address)
+        self._channel = self.connection.channel()
         self._stub = pb_grpc.StyleTransferStub(self._channel)
 
     def __enter__(self) -> Client:
@@ -246,6 +317,19 @@ class Client:
             return False
         return reply.status == health_pb2.HealthCheckResponse.SERVING
 
+    def check(self, timeout: float = 5.0) -> None:
+        """Returns once the daemon answers and accepts this client; else raises ImpastoError saying why (not
+        reachable, TLS trouble, a missing or wrong token), in a sentence for the painter."""
+        from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+        try:
+            health_pb2_grpc.HealthStub(self._channel).Check(health_pb2.HealthCheckRequest(), timeout=timeout)
+            # Health needs no token; an image lookup does, and costs nothing.
+            self._stub.GetImageInfo(pb.GetImageInfoRequest(ref=pb.ImageRef(sha256="0" * 64)), timeout=timeout)
+        except grpc.RpcError as err:
+            if err.code() != grpc.StatusCode.NOT_FOUND:
+                raise ImpastoError.from_rpc(err, self.connection) from None
+
     # ---------------------------------------------------------------- images
 
     def has_image(self, sha256: str) -> bool:
@@ -254,7 +338,7 @@ class Client:
         except grpc.RpcError as err:
             if err.code() == grpc.StatusCode.NOT_FOUND:
                 return False
-            raise ImpastoError.from_rpc(err) from None
+            raise ImpastoError.from_rpc(err, self.connection) from None
         return True
 
     def put_image(self, image: Image, *, force: bool = False) -> str:
@@ -271,19 +355,23 @@ class Client:
         try:
             reply = self._stub.PutImage(requests())
         except grpc.RpcError as err:
-            raise ImpastoError.from_rpc(err) from None
+            raise ImpastoError.from_rpc(err, self.connection) from None
         return reply.ref.sha256
 
     def get_image(self, sha256: str) -> Image:
+        try:
+            return self._download(sha256)
+        except grpc.RpcError as err:
+            raise ImpastoError.from_rpc(err, self.connection) from None
+
+    def _download(self, sha256: str) -> Image:
+        """GetImage, with grpc's errors as they are (a Stylize call retries on some)."""
         header = None
         parts: list[bytes] = []
-        try:
-            for chunk in self._stub.GetImage(pb.GetImageRequest(ref=pb.ImageRef(sha256=sha256))):
-                if chunk.HasField("header"):
-                    header = chunk.header
-                parts.append(chunk.data)
-        except grpc.RpcError as err:
-            raise ImpastoError.from_rpc(err) from None
+        for chunk in self._stub.GetImage(pb.GetImageRequest(ref=pb.ImageRef(sha256=sha256))):
+            if chunk.HasField("header"):
+                header = chunk.header
+            parts.append(chunk.data)
         if header is None:
             raise ImpastoError("DATA_LOSS", "the daemon sent an image without its header")
         return image_from(header, b"".join(parts))
@@ -314,38 +402,44 @@ class Client:
             raise ImpastoError(
                 "INVALID_ARGUMENT", f"preserve_color must be one of {', '.join(PRESERVE_COLOR)}, not {preserve_color!r}"
             )
-        request = pb.StylizeRequest(
-            method=method,
-            content=pb.ImageRef(sha256=self.put_image(content)),
-            preserve_color=PRESERVE_COLOR[preserve_color],
-            preview_every=preview_every,
-        )
-        for i, style in enumerate(styles):
-            source, weight = style if isinstance(style, tuple) else (style, 1.0)
-            entry = request.styles.add(weight=weight)
-            if isinstance(source, Image):
-                entry.image.sha256 = self.put_image(source)
-            else:
-                entry.builtin = source
-            if i < len(style_labels) and style_labels[i] is not None:
-                self._set_labels(entry.labels, style_labels[i])
-        if content_labels is not None:
-            self._set_labels(request.content_labels, content_labels)
-        if mask is not None:
-            request.mask.sha256 = self.put_image(mask)
-        for name, value in (params or {}).items():
-            request.params[name].CopyFrom(param_value(value))
-        try:
-            return StylizeCall(self, self._stub.Stylize(request))
-        except grpc.RpcError as err:
-            raise ImpastoError.from_rpc(err) from None
 
-    def _set_labels(self, message: pb.RegionLabels, labels: Labels) -> None:
+        def start(again: bool) -> Any:
+            """Uploads what the daemon lacks (everything when `again`) and starts the job."""
+            put = (lambda image: self.put_image(image, force=True)) if again else self.put_image
+            request = pb.StylizeRequest(
+                method=method,
+                content=pb.ImageRef(sha256=put(content)),
+                preserve_color=PRESERVE_COLOR[preserve_color],
+                preview_every=preview_every,
+            )
+            for i, style in enumerate(styles):
+                source, weight = style if isinstance(style, tuple) else (style, 1.0)
+                entry = request.styles.add(weight=weight)
+                if isinstance(source, Image):
+                    entry.image.sha256 = put(source)
+                else:
+                    entry.builtin = source
+                if i < len(style_labels) and style_labels[i] is not None:
+                    self._set_labels(entry.labels, style_labels[i], put)
+            if content_labels is not None:
+                self._set_labels(request.content_labels, content_labels, put)
+            if mask is not None:
+                request.mask.sha256 = put(mask)
+            for name, value in (params or {}).items():
+                request.params[name].CopyFrom(param_value(value))
+            return self._stub.Stylize(request)
+
+        try:
+            return StylizeCall(self, start)
+        except grpc.RpcError as err:
+            raise ImpastoError.from_rpc(err, self.connection) from None
+
+    def _set_labels(self, message: pb.RegionLabels, labels: Labels, put: Callable[[Image], str]) -> None:
         if isinstance(labels, Image):
-            message.label_map.sha256 = self.put_image(labels)
+            message.label_map.sha256 = put(labels)
         else:
             for name, mask in labels.items():
-                message.masks.add(name=name, mask=pb.ImageRef(sha256=self.put_image(mask)))
+                message.masks.add(name=name, mask=pb.ImageRef(sha256=put(mask)))
 
     # ---------------------------------------------------------------- training
 
@@ -370,15 +464,15 @@ class Client:
         for key, value in (params or {}).items():
             request.params[key].CopyFrom(param_value(value))
         try:
-            return TrainCall(self._stub.Train(request))
+            return TrainCall(self._stub.Train(request), self.connection)
         except grpc.RpcError as err:
-            raise ImpastoError.from_rpc(err) from None
+            raise ImpastoError.from_rpc(err, self.connection) from None
 
     def list_trainers(self) -> list[TrainerInfo]:
         try:
             reply = self._stub.ListTrainers(pb.ListTrainersRequest(), timeout=self.timeout)
         except grpc.RpcError as err:
-            raise ImpastoError.from_rpc(err) from None
+            raise ImpastoError.from_rpc(err, self.connection) from None
         return [
             TrainerInfo(
                 kind=t.kind,
@@ -399,7 +493,7 @@ class Client:
         try:
             reply = self._stub.ListMethods(pb.ListMethodsRequest(), timeout=self.timeout)
         except grpc.RpcError as err:
-            raise ImpastoError.from_rpc(err) from None
+            raise ImpastoError.from_rpc(err, self.connection) from None
         return [
             MethodInfo(
                 name=m.name,
@@ -420,7 +514,7 @@ class Client:
         try:
             reply = self._stub.ListStyles(pb.ListStylesRequest(), timeout=self.timeout)
         except grpc.RpcError as err:
-            raise ImpastoError.from_rpc(err) from None
+            raise ImpastoError.from_rpc(err, self.connection) from None
         return [
             StyleInfo(
                 id=s.id,

@@ -21,6 +21,7 @@ from impasto_client.v1 import impasto_pb2_grpc as pb_grpc
 
 from ..methods.registry import load_methods
 from ..runtime.allocator import keep_freed_memory
+from .auth import TokenInterceptor
 from .jobs import JobQueue
 from .reflection import enable_reflection
 from .service import StyleTransferService
@@ -44,6 +45,11 @@ class Config:
     store_mb: int = 4096
     models_dir: Path | None = None
     allow_remote: bool = False
+    # A daemon reachable from other machines: TLS (certificate chain and key, PEM) and a bearer token file.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    token_file: Path | None = None
+    insecure: bool = False  # listen beyond loopback without TLS and a token (refused otherwise)
     max_transfers: int = 8  # uploads and downloads at once
     idle_seconds: float = 30.0  # a transfer that moves no chunk for this long is cancelled
 
@@ -85,13 +91,57 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
+def _read_secret(path: Path, what: str) -> bytes:
+    try:
+        data = Path(path).expanduser().read_bytes()
+    except OSError as err:
+        raise ValueError(f"cannot read {what} {path}: {err.strerror or err}") from None
+    if not data.strip():
+        raise ValueError(f"{what} {path} is empty")
+    return data
+
+
+def _security(config: Config) -> tuple[grpc.ServerCredentials | None, str]:
+    """The TLS credentials and the token the daemon requires, after checking the combination is safe.
+
+    Beyond loopback both are needed: without TLS the token would cross the network in the clear, and without a
+    token anyone who can reach the port could use the machine. `insecure` overrides that, with a warning.
+    """
+    if bool(config.tls_cert) != bool(config.tls_key):
+        raise ValueError("TLS needs both --tls-cert and --tls-key")
+    credentials = None
+    if config.tls_cert and config.tls_key:
+        key = _read_secret(config.tls_key, "the TLS key")
+        chain = _read_secret(config.tls_cert, "the TLS certificate")
+        if b"PRIVATE KEY" not in key or b"CERTIFICATE" not in chain:
+            raise ValueError("--tls-key and --tls-cert must be PEM files: a private key and a certificate chain")
+        credentials = grpc.ssl_server_credentials([(key, chain)])
+    token = ""
+    if config.token_file:
+        token = _read_secret(config.token_file, "the token file").decode("utf-8", "replace").strip()
+    if not is_loopback(config.host):
+        if not config.allow_remote and not (credentials and token):
+            raise ValueError(
+                f"refusing to listen on {config.host}: other machines may reach it, so give it TLS and a token "
+                f"(--tls-cert, --tls-key, --token-file; 'impasto token new' makes one), or pass --allow-remote "
+                f"--insecure to do without"
+            )
+        if not (credentials and token):
+            if not config.insecure:
+                raise ValueError(
+                    f"refusing to listen on {config.host} without TLS and a token: anyone who reaches the port could "
+                    f"use this machine; give --tls-cert, --tls-key and --token-file, or add --insecure to accept that"
+                )
+            log.warning(
+                "listening beyond loopback without TLS and a token: anyone who reaches the port can use this daemon",
+                extra={"host": config.host},
+            )
+    return credentials, token
+
+
 class Daemon:
     def __init__(self, config: Config) -> None:
-        if not is_loopback(config.host) and not config.allow_remote:
-            raise ValueError(
-                f"refusing to listen on {config.host}: the daemon has no authentication yet, so it listens on "
-                f"loopback only; pass --allow-remote if you really want other machines to reach it"
-            )
+        credentials, token = _security(config)
         if config.models_dir is not None:
             import os
 
@@ -110,7 +160,7 @@ class Daemon:
         threads = config.max_queue + config.max_jobs + config.max_transfers + QUICK_CALL_THREADS
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="impasto-rpc"),
-            interceptors=[StatusInterceptor()],
+            interceptors=[*([TokenInterceptor(token)] if token else []), StatusInterceptor()],
             # Two daemons must never share a port (grpc allows it by default): the second one is told it is taken.
             options=[("grpc.so_reuseport", 0)],
         )
@@ -121,7 +171,12 @@ class Daemon:
         address = f"[{config.host}]:{config.port}" if ":" in config.host else f"{config.host}:{config.port}"
         taken = config.port != 0 and not _port_free(config.host, config.port)
         try:
-            self.port = 0 if taken else self.server.add_insecure_port(address)
+            if taken:
+                self.port = 0
+            elif credentials is not None:
+                self.port = self.server.add_secure_port(address, credentials)
+            else:
+                self.port = self.server.add_insecure_port(address)
         except RuntimeError:  # grpc's "Failed to bind"
             self.port = 0
         if self.port == 0:
@@ -130,13 +185,18 @@ class Daemon:
                 f"stop it or choose another port with --port"
             )
         self.address = f"{'127.0.0.1' if config.host in ('0.0.0.0', '::') else config.host}:{self.port}"
+        self.tls = credentials is not None
+        self.token_required = bool(token)
         self._stopped = threading.Event()
 
     def start(self) -> Daemon:
         self.server.start()
         for name in ("", SERVICE_NAME):
             self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
-        log.info("serving", extra={"address": self.address, "device": str(self.device)})
+        log.info(
+            "serving",
+            extra={"address": self.address, "device": str(self.device), "tls": self.tls, "token": self.token_required},
+        )
         return self
 
     def stop(self, grace: float = 2.0) -> None:
