@@ -10,6 +10,8 @@ import sys
 import tempfile
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -33,6 +35,31 @@ def require_tool(name: str) -> str:
             pytest.fail(f"{name} is not installed but IMPASTO_REQUIRE_EDITORS is set")
         pytest.skip(f"{name} is not installed (see .ci/run for how CI installs it)")
     return path
+
+
+@dataclass
+class RemoteDaemon:
+    """A daemon as a remote GPU box runs it (TLS and a token), with the files a client needs to reach it."""
+
+    address: str
+    ca: Path
+    token: Path
+    wrong_token: Path
+
+
+@pytest.fixture(scope="session")
+def tls_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RemoteDaemon]:
+    from impasto.serving.auth import write_token
+
+    from .pki import make_ca, make_server_cert
+
+    folder = tmp_path_factory.mktemp("tls-daemon")
+    cert, key = make_server_cert(folder, make_ca(folder), "daemon", "127.0.0.1")
+    write_token(folder / "token")
+    (folder / "wrong-token").write_text("not-the-token\n")
+    d = Daemon(Config(port=0, tls_cert=cert, tls_key=key, token_file=folder / "token")).start()
+    yield RemoteDaemon(d.address, folder / "ca.pem", folder / "token", folder / "wrong-token")
+    d.stop(grace=0.5)
 
 
 @pytest.fixture(scope="session")

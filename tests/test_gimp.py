@@ -45,6 +45,7 @@ SCENARIOS = [
     "cancel_then_next_job",
     "dialog_ok_then_cancel",
     "photo_style",
+    "remote_settings",
     "train_style_from_layer",
     "train_style_from_file_good",
     "train_bad_names",
@@ -213,17 +214,17 @@ def _start_display(root: Path) -> tuple[subprocess.Popen[bytes] | None, str]:
 
 
 @pytest.fixture(scope="module")
-def gimp_run(daemon, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GimpRun]:
+def gimp_run(daemon, tls_daemon, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GimpRun]:
     root = require_chroot()
     models = tmp_path_factory.mktemp("gimp-models")
     # The daemon runs in this process and reads IMPASTO_MODELS_DIR at each call: what the scenarios train
     # lands here, never in the user's own models folder, and is listed while the tests below read the report.
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("IMPASTO_MODELS_DIR", str(models))
-        yield from _run_gimp(root, daemon, models)
+        yield from _run_gimp(root, daemon, tls_daemon, models)
 
 
-def _run_gimp(root: Path, daemon, models: Path) -> Iterator[GimpRun]:
+def _run_gimp(root: Path, daemon, tls_daemon, models: Path) -> Iterator[GimpRun]:
     work = root / "tmp" / f"impasto-gimp-{os.getpid()}"
     shutil.rmtree(work, ignore_errors=True)
     home = work / "home"
@@ -250,12 +251,19 @@ def _run_gimp(root: Path, daemon, models: Path) -> Iterator[GimpRun]:
         band = (((xx + yy) // 4) % 2 == 0)[..., None]
         Image.fromarray(np.where(band, (220, 30, 40), (20, 40, 200)).astype(np.uint8)).save(work / "stripes.png")
         shutil.copy(HERE / "scenarios.py", work / "scenarios.py")
+        for credential in (tls_daemon.ca, tls_daemon.token, tls_daemon.wrong_token):
+            shutil.copy(credential, work / credential.name)
         with Client(daemon.address) as client:
             styles = client.list_styles()
             photo = any(m.name == "photo" for m in client.list_methods())
         config = {
             "server": daemon.address,
             "dead_server": f"127.0.0.1:{_free_port()}",
+            # A daemon as a remote GPU box runs it, and what the Connection Settings procedure is given for it.
+            "tls_server": tls_daemon.address,
+            "ca": str(inside / tls_daemon.ca.name),
+            "token": str(inside / tls_daemon.token.name),
+            "wrong_token": str(inside / tls_daemon.wrong_token.name),
             "style_path": str(inside / "stripes.png"),
             "builtin": styles[0].id if styles else "",
             "photo": photo,

@@ -11,6 +11,7 @@ this process reads at each call), never the user's.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -28,7 +29,7 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
-from impasto.install.krita import enable_in_kritarc, install
+from impasto.install.krita import enable_in_kritarc, install, write_zip
 from impasto_client import Client, Image, Layout, SampleType, TrainEvent
 
 from .conftest import require_tool, stripes
@@ -223,24 +224,53 @@ def start_xvfb() -> tuple[subprocess.Popen, str]:
 
 
 @pytest.fixture(scope="module")
-def krita_report(daemon: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def krita_report(daemon: Any, tls_daemon: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     require_tool("krita")
     require_tool("Xvfb")
     root = tmp_path_factory.mktemp("krita")
     # Until the module's checks are done: they ask the daemon which styles it lists.
     with pytest.MonkeyPatch.context() as env_patch:
         env_patch.setenv("IMPASTO_MODELS_DIR", str(root / "models"))
-        yield run_krita(daemon, root)
+        yield run_krita(daemon, tls_daemon, root)
 
 
-def run_krita(daemon: Any, root: Path) -> dict[str, Any]:
+def import_with_kritas_importer(archive: Path, resources: Path) -> list[dict[str, Any]]:
+    """Krita's own Tools ▸ Scripts ▸ Import Python Plugin from File code, run on `archive`."""
+    krita = Path(require_tool("krita")).resolve()
+    source = krita.parents[1] / "share" / "krita" / "pykrita" / "plugin_importer" / "plugin_importer.py"
+    if not source.is_file():
+        pytest.skip(f"this Krita has no plugin importer at {source}")
+    spec = importlib.util.spec_from_file_location("krita_plugin_importer", source)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    resources.mkdir(parents=True, exist_ok=True)
+    return module.PluginImporter(str(archive), str(resources), lambda plugin: True).import_all()
+
+
+def run_krita(
+    daemon: Any,
+    tls_daemon: Any,
+    root: Path,
+    python_version: str = "3.11",
+    only: str | None = None,
+    via_zip: bool = False,
+) -> dict[str, Any]:
+    """Krita with the plugin installed for `python_version` (by the installer, or from the archive that
+    `install-plugin krita --zip` writes through Krita's own importer), running the scenarios (`only` these)."""
     home, out = root / "home", root / "out"
     (home / "run").mkdir(parents=True)
     (home / "run").chmod(0o700)
     out.mkdir()
     pykrita = home / ".local" / "share" / "krita" / "pykrita"
-    # The real installer, runtime wheels for Krita's Python included.
-    package = install(dest=pykrita, python_version="3.11", platform="linux", enable=False)
+    if via_zip:
+        archive = write_zip(root / "impasto-krita.zip", python_version=python_version, platform="linux")
+        imported = import_with_kritas_importer(archive, pykrita.parent)
+        assert [plugin["name"] for plugin in imported] == ["impasto_krita"], imported
+        package = pykrita / "impasto_krita"
+    else:
+        # The real installer, runtime wheels for Krita's Python included.
+        package = install(dest=pykrita, python_version=python_version, platform="linux", enable=False)
     assert (package / "vendor" / "grpc").is_dir() and (package / "vendor" / "impasto_client").is_dir()
     assert (pykrita / "impasto_krita.desktop").is_file()
     shutil.copytree(REPO / "tests" / "krita" / "impasto_krita_test", pykrita / "impasto_krita_test")
@@ -263,9 +293,13 @@ def run_krita(daemon: Any, root: Path) -> dict[str, Any]:
         "IMPASTO_TEST_SERVER": daemon.address,
         "IMPASTO_TEST_DEAD": closed_port_address(),
         "IMPASTO_TEST_STYLE": str(style),
+        "IMPASTO_TEST_TLS_SERVER": tls_daemon.address,
+        "IMPASTO_TEST_CA": str(tls_daemon.ca),
+        "IMPASTO_TEST_TOKEN": str(tls_daemon.token),
+        "IMPASTO_TEST_WRONG": str(tls_daemon.wrong_token),
     }
-    if os.environ.get("IMPASTO_KRITA_ONLY"):
-        env["IMPASTO_TEST_ONLY"] = os.environ["IMPASTO_KRITA_ONLY"]
+    if only or os.environ.get("IMPASTO_KRITA_ONLY"):
+        env["IMPASTO_TEST_ONLY"] = only or os.environ["IMPASTO_KRITA_ONLY"]
     started = time.monotonic()
     try:
         done = subprocess.run(
@@ -493,6 +527,34 @@ def test_krita_starts_a_local_daemon(krita_report: dict[str, Any]) -> None:
     record = scenario(krita_report, "autostart")
     assert record["started_pid"], "no daemon was started"
     assert record["layers"] == ["Background", "source", record["new_name"]]
+
+
+@pytest.mark.editors
+def test_krita_remote_daemon_from_the_settings(krita_report: dict[str, Any]) -> None:
+    record = scenario(krita_report, "remote_settings")
+    assert record["test_connection"].startswith("Connected to") and "TLS" in record["test_connection"], record
+    assert record["new_name"] in record["layers"]
+    wrong, plain = record["wrong_token"], record["plain"]
+    assert wrong["error_code"] == "UNAUTHENTICATED" and "does not accept that token" in wrong["error_message"], wrong
+    assert "Settings" in wrong["error_message"]
+    assert plain["error_code"] == "UNAVAILABLE" and "TLS" in plain["error_message"], plain
+    for failed in (wrong, plain):
+        assert failed["after_layers"] == failed["before_layers"]
+        assert_source_untouched(failed)
+        assert failed["seconds"] < 15, failed  # a sentence at once, never a hang
+
+
+@pytest.mark.editors
+def test_krita_says_what_to_run_when_its_grpc_does_not_load(daemon: Any, tls_daemon: Any, tmp_path: Path) -> None:
+    """Imported from the --zip archive by Krita's own importer, built for Python 3.13 while this Krita embeds 3.11:
+    the plugin cannot load gRPC and must say, once, what to run."""
+    require_tool("Xvfb")
+    report = run_krita(daemon, tls_daemon, tmp_path, python_version="3.13", only="runtime_missing", via_zip=True)
+    record = scenario(report, "runtime_missing")
+    expected = "impasto install-plugin krita --python-version 3.11"
+    assert expected in record["load_error"], record
+    assert record["box_text"] == record["load_error"], "no message box said it"
+    assert record["script_error"] == record["load_error"], "scripts were not told"
 
 
 @pytest.mark.editors

@@ -120,7 +120,15 @@ def build_parser() -> argparse.ArgumentParser:
     plugin = sub.add_parser("install-plugin", help="install the Krita or GIMP plugin")
     plugin.add_argument("editor", choices=("krita", "gimp"))
     plugin.add_argument("--dest", type=Path, help="plugin folder (default: the editor's user plugin folder)")
-    plugin.add_argument("--python-version", help="the editor's Python, e.g. 3.11 (default: the editor's usual one)")
+    plugin.add_argument(
+        "--python-version", help="the editor's Python, e.g. 3.11 (default: read from the installed editor)"
+    )
+    plugin.add_argument(
+        "--zip",
+        type=Path,
+        metavar="OUT.zip",
+        help="krita: write an archive for Tools ▸ Scripts ▸ Import Python Plugin from File instead of installing",
+    )
     plugin.add_argument("--platform", choices=("linux", "win32", "darwin"), help="default: this machine's")
 
     demo = sub.add_parser("demo", help="stylize a bundled sample photo to show what impasto does")
@@ -149,7 +157,7 @@ def _connection_arguments(parser: argparse.ArgumentParser) -> None:
 def connect(args: argparse.Namespace, models_dir: Path | None = None) -> Iterator[Client]:
     """A client for the daemon the command names (flag, $IMPASTO_SERVER, settings file); with none named, the default
     daemon or, if none runs (or `models_dir` is given), one in this process."""
-    settings = load_config()
+    settings = load_config().client
     server = args.server or os.environ.get("IMPASTO_SERVER") or settings.server
     token_file = args.token_file or settings.token_file
     tls_ca = args.tls_ca or settings.tls_ca
@@ -382,17 +390,32 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 
 def cmd_install_plugin(args: argparse.Namespace) -> int:
-    from .install import InstallError
+    from .install import InstallError, normalise_platform, python_for
 
     if args.editor == "krita":
-        from .install.krita import install
+        from .install import krita as editor
+
+        default = editor.DEFAULT_PYTHON.get(normalise_platform(args.platform), "")
     else:
-        from .install.gimp import install
+        from .install import gimp as editor
+
+        default = editor.DEFAULT_PYTHON
+        if args.zip:
+            raise UsageError("--zip is for Krita's plugin importer; GIMP plug-ins are installed into a folder")
+    version, how = python_for(args.editor, normalise_platform(args.platform), args.python_version, default)
     try:
-        where = install(dest=args.dest, python_version=args.python_version, platform=args.platform)
+        if args.zip:
+            where = editor.write_zip(args.zip, python_version=version, platform=args.platform)
+        else:
+            where = editor.install(dest=args.dest, python_version=version, platform=args.platform)
     except InstallError as err:
         raise UsageError(str(err)) from None
-    print(f"installed the {args.editor} plugin in {where}", file=sys.stderr)
+    if args.zip:
+        print(f"wrote {where} for {args.editor}'s Python {version} ({how}); in Krita: Tools ▸ Scripts ▸ Import "
+              f"Python Plugin from File…, then enable impasto in Settings ▸ Configure Krita ▸ Python Plugin "
+              f"Manager and restart Krita", file=sys.stderr)  # fmt: skip
+    else:
+        print(f"installed the {args.editor} plugin in {where} for its Python {version} ({how})", file=sys.stderr)
     return 0
 
 

@@ -29,6 +29,7 @@ MAIN = "python-fu-impasto-stylize"
 KEEP = "python-fu-impasto-stylize-keep-colors"
 SELECTION = "python-fu-impasto-stylize-selection"
 PHOTO = "python-fu-impasto-photo-style"
+SETTINGS = "python-fu-impasto-connection-settings"
 TRAIN = "python-fu-impasto-train-style"
 TRAIN_TINY = json.dumps(CONFIG["train_params"])  # trains in seconds
 W, H = 40, 32
@@ -194,9 +195,14 @@ def registration():
         check(argument in names, f"{TRAIN} has no argument {argument}: {names}")
     returned = [v.name for v in train.get_return_values()]
     check(returned == ["style-id", "method"], f"{TRAIN} returns {returned}, not the style id and method")
-    photo = PDB.lookup_procedure(PHOTO) is not None
-    check(photo == CONFIG["photo"], f"Photo Style registered: {photo}, daemon lists photo: {CONFIG['photo']}")
-    return f"photo style registered: {photo}"
+    # Registered whether or not a daemon ran when GIMP started (it answers for itself when run).
+    check(PDB.lookup_procedure(PHOTO) is not None, "Photo Style is not registered")
+    settings = PDB.lookup_procedure(SETTINGS)
+    check(settings is not None, f"{SETTINGS} is not registered")
+    names = [a.name for a in settings.get_arguments()]
+    for argument in ("server", "token-file", "tls-ca", "tls", "autostart", "daemon-command"):
+        check(argument in names, f"{SETTINGS} has no argument {argument}: {names}")
+    return "all registered, Photo Style and Connection Settings too"
 
 
 def u8_rectangle_from_file():
@@ -473,6 +479,47 @@ def photo_style():
     return f"{changed}/{selected} selected pixels restyled in {seconds:.1f} s"
 
 
+def save_settings(image, layer, **arguments):
+    """Runs Connection Settings non-interactively; returns what its connection test found."""
+    arguments = {"server": "", "token_file": "", "tls_ca": "", "tls": False, "autostart": True,
+                 "daemon_command": "", **arguments}  # fmt: skip
+    proc = PDB.lookup_procedure(SETTINGS)
+    config = proc.create_config()
+    config.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
+    config.set_property("image", image)
+    config.set_core_object_array("drawables", [layer])
+    for key, value in arguments.items():
+        config.set_property(key.replace("_", "-"), value)
+    result = proc.run(config)
+    check(result.index(0) == Gimp.PDBStatusType.SUCCESS, f"{SETTINGS} failed: {result.index(1)}")
+    return result.index(1)
+
+
+def remote_settings():
+    """A daemon with TLS and a token, reached through Connection Settings (the settings file the CLI reads too)."""
+    image = new_image(Gimp.Precision.U8_NON_LINEAR)
+    source = add_layer(image, "photo")
+    before = pixels(source, "R'G'B'A u8")
+    remote = CONFIG["tls_server"]
+    try:
+        status = save_settings(image, source, server=remote, token_file=CONFIG["token"], tls_ca=CONFIG["ca"])
+        check("connected to" in status and "TLS" in status, f"the connection test said {status!r}")
+        with open(os.path.join(os.environ["HOME"], ".config", "impasto", "config.toml")) as fh:
+            saved = fh.read()
+        check(CONFIG["ca"] in saved and "autostart" not in saved, f"the settings file holds {saved!r}")
+        _layer, seconds = succeed(MAIN, image, source, style=CONFIG["style_path"], server=remote)
+        status = save_settings(image, source, server=remote, token_file=CONFIG["wrong_token"], tls_ca=CONFIG["ca"])
+        check("does not accept that token" in status, f"a wrong token: the connection test said {status!r}")
+        wrong = fail(MAIN, image, source, ["does not accept that token", "Connection Settings"],
+                     style=CONFIG["style_path"], server=remote)[0]  # fmt: skip
+        save_settings(image, source, server=remote, token_file=CONFIG["token"])
+        plain = fail(MAIN, image, source, ["TLS"], style=CONFIG["style_path"], server=remote)[0]
+    finally:
+        save_settings(image, source)
+    check(pixels(source, "R'G'B'A u8") == before, "the source layer changed")
+    return f"a layer in {seconds:.1f} s over TLS; wrong token: {wrong!r}; plain: {plain!r}"
+
+
 def layers_state(image):
     """Everything of the image's layers training must leave alone: names, geometry and pixels."""
     return [
@@ -628,6 +675,7 @@ for function in (
     cancel_then_next_job,
     dialog_ok_then_cancel,
     photo_style,
+    remote_settings,
     train_style_from_layer,
     train_style_from_file_good,
     train_bad_names,

@@ -55,11 +55,12 @@ def _unreachable(details: str, connection: Connection | None) -> str:
         if plain:
             return (
                 f"the impasto daemon at {where} did not answer a plain connection; if it uses TLS, connect with "
-                f"TLS and its CA certificate (--tls-ca) ({details})"
+                f"TLS and the daemon's CA certificate ({details})"
             )
         return (
             f"could not make a TLS connection to the impasto daemon at {where}: its certificate is not trusted, has "
-            f"expired or names another host, or it does not use TLS; check --tls-ca and the address ({details})"
+            f"expired or names another host, or it does not use TLS; check the CA certificate and the address "
+            f"({details})"
         )
     return f"no impasto daemon answers at {where} ({details}); start it with 'impasto serve'"
 

@@ -22,8 +22,8 @@ import gi  # noqa: E402
 gi.require_version("Gimp", "3.0")
 gi.require_version("Gegl", "0.4")
 from gi.repository import Gimp, GLib, GObject  # noqa: E402
-from impasto_glue import options, train  # noqa: E402
-from impasto_glue.procedures import PROCEDURES, Failure, ProcedureSpec, photo_method_available  # noqa: E402
+from impasto_glue import connection_settings, options, train  # noqa: E402
+from impasto_glue.procedures import PROCEDURES, Failure, ProcedureSpec  # noqa: E402
 
 _RW = GObject.ParamFlags.READWRITE
 
@@ -35,17 +35,14 @@ class ImpastoPlugIn(Gimp.PlugIn):
         return False
 
     def do_query_procedures(self) -> list[str]:
-        # Registered once and cached by GIMP in pluginrc.
-        return [name for name, spec in PROCEDURES.items() if not spec.needs_method] + [train.NAME]
-
-    def do_init_procedures(self) -> list[str]:
-        # Asked at every GIMP start, so Photo Style appears once a daemon offering it runs.
-        wanted = [spec for spec in PROCEDURES.values() if spec.needs_method]
-        return [spec.name for spec in wanted if photo_method_available(options.server_address(""), spec.needs_method)]
+        # Registered once and cached by GIMP in pluginrc; none needs a daemon running to appear.
+        return [*PROCEDURES, train.NAME, connection_settings.NAME]
 
     def do_create_procedure(self, name: str) -> Gimp.Procedure:
         if name == train.NAME:
             return self._create_training()
+        if name == connection_settings.NAME:
+            return connection_settings.create(self, self._run_settings)
         spec = PROCEDURES[name]
         procedure = Gimp.ImageProcedure.new(self, name, Gimp.PDBProcType.PLUGIN, lambda *args: self._run(spec, *args))
         procedure.set_image_types("RGB*, GRAY*")
@@ -137,6 +134,29 @@ class ImpastoPlugIn(Gimp.PlugIn):
         values.remove(1)
         values.insert(1, GObject.Value(str, trained.style_id))
         values.insert(2, GObject.Value(str, trained.method))
+        return values
+
+    def _run_settings(
+        self,
+        procedure: Gimp.Procedure,
+        run_mode: Gimp.RunMode,
+        _image: Gimp.Image | None,
+        _drawables: list[Gimp.Drawable],
+        config: Gimp.ProcedureConfig,
+        *_run_data: object,
+    ) -> Gimp.ValueArray:
+        interactive = run_mode == Gimp.RunMode.INTERACTIVE
+        try:
+            status = connection_settings.run(procedure, interactive, config)
+        except Failure as err:
+            return self._failed(procedure, interactive, err)
+        if status is None:
+            return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, None)
+        if interactive:
+            Gimp.message(f"impasto: {status}")
+        values = procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, None)
+        values.remove(1)
+        values.insert(1, GObject.Value(str, status))
         return values
 
     @staticmethod

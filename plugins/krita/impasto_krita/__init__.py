@@ -23,10 +23,19 @@ _VENDOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "vendor")
 if os.path.isdir(_VENDOR) and _VENDOR not in sys.path:
     sys.path.insert(0, _VENDOR)
 
-from .api import stylize_active, train_style_active  # noqa: E402
 from .errors import StylizeError  # noqa: E402
 
-__all__ = ["StylizeError", "stylize_active", "train_style_active"]
+# Set when the gRPC runtime does not load in this Python: the plugin then only says what to run.
+LOAD_ERROR = ""
+try:
+    from .api import stylize_active, train_style_active
+except ImportError as err:
+    from . import runtime_missing
+
+    LOAD_ERROR = runtime_missing.message(err)
+    stylize_active = train_style_active = runtime_missing.failing(LOAD_ERROR)
+
+__all__ = ["LOAD_ERROR", "StylizeError", "stylize_active", "train_style_active"]
 
 
 def _in_krita() -> bool:
@@ -38,6 +47,11 @@ def _in_krita() -> bool:
 
 
 if _in_krita():
-    from .extension import register
+    if LOAD_ERROR:
+        from .runtime_missing import register
 
-    register()
+        register(LOAD_ERROR)
+    else:
+        from .extension import register
+
+        register()

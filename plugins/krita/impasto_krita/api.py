@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from impasto_client import Client, Image, ImpastoError, Layout, SampleType, StylizeEvent, TrainEvent
+from impasto_client import Client, Connection, Image, ImpastoError, Layout, SampleType, StylizeEvent, TrainEvent
 from impasto_client.client import ParamScalar, Style, StylizeCall
 from impasto_client.selections import SelectionPlan, pairs_by_name, plan_selections
 
@@ -446,7 +446,7 @@ def stylize_active(
     style: StyleSpec | Sequence[StyleSpec] | None = None,
     params: Mapping[str, ParamScalar] | None = None,
     preserve_color: str = "none",
-    server: str | None = None,
+    server: str | Connection | None = None,
     *,
     source: str = "layer",
     selection: str = "auto",
@@ -463,8 +463,8 @@ def stylize_active(
     style: a built-in style id ("cin26:3"), an image file path, "layer:NAME", a Krita
     Node, or a list of those, each optionally as (style, weight) to blend.
     preserve_color: "none", "luminance" or "histogram".
-    server: the daemon's address; None uses the plugin's settings (and may start
-    a local daemon there). source: "layer" or "projection" (the visible image).
+    server: the daemon's address, or a Connection (token, TLS); None uses the
+    plugin's settings (and may start a local daemon there). source: "layer" or "projection" (the visible image).
     selection: "auto" (use it if there is one), "require" or "ignore".
     outside: "transparent" or "keep" (a copy of the layer) outside the selection.
 
@@ -539,7 +539,7 @@ def train_style_active(
     effort: str = "quick",
     source: str = "layer",
     overrides: Mapping[str, ParamScalar] | None = None,
-    server: str | None = None,
+    server: str | Connection | None = None,
     *,
     autostart: bool | None = None,
     overwrite: bool = False,

@@ -36,6 +36,7 @@ from . import api, log, settings, state, training
 from .errors import StylizeError
 from .form import StylizeForm, qimage
 from .jobs import DONE
+from .server import connect
 from .settings import Settings, default_server_command
 from .training_job import TrainingJob
 
@@ -49,6 +50,7 @@ class SettingsDialog(QDialog):
         form = QFormLayout(self)
         self.address = QLineEdit(self.settings.address)
         self.address.setPlaceholderText(DEFAULT_ADDRESS)
+        self.address.setToolTip("host:port of the daemon; another computer's needs TLS and its token (docs/remote.md)")
         form.addRow("Daemon address", self.address)
         self.autostart = QCheckBox("Start a local daemon when none is running")
         self.autostart.setChecked(self.settings.autostart)
@@ -57,16 +59,70 @@ class SettingsDialog(QDialog):
         self.command.setPlaceholderText(shlex.join(default_server_command()) or "impasto")
         self.command.setToolTip("The command that runs impasto; 'serve --port …' is added to it")
         form.addRow("Daemon command", self.command)
+        self.token_file = self._file_row(
+            form, "Token file", self.settings.token_file, "the file 'impasto token new' wrote on the daemon's computer"
+        )
+        self.tls = QCheckBox("Connect with TLS")
+        self.tls.setChecked(self.settings.tls or bool(self.settings.tls_ca))
+        form.addRow(self.tls)
+        self.tls_ca = self._file_row(
+            form, "CA certificate", self.settings.tls_ca, "the daemon's CA (PEM), when its certificate is self-signed"
+        )
+        test = QPushButton("Test the connection")
+        test.clicked.connect(self.test_connection)
+        self.test_result = QLabel("")
+        self.test_result.setWordWrap(True)
+        form.addRow(test, self.test_result)
         buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
 
-    def accept(self) -> None:
-        self.settings.address = self.address.text().strip() or DEFAULT_ADDRESS
-        self.settings.autostart = self.autostart.isChecked()
+    def _file_row(self, form: QFormLayout, label: str, value: str, tip: str) -> QLineEdit:
+        edit = QLineEdit(value)
+        edit.setPlaceholderText("none")
+        edit.setToolTip(tip)
+        browse = QToolButton()
+        browse.setText("…")
+        browse.clicked.connect(lambda: self._browse(edit, label))
+        row = QHBoxLayout()
+        row.addWidget(edit)
+        row.addWidget(browse)
+        form.addRow(label, row)
+        return edit
+
+    def _browse(self, edit: QLineEdit, label: str) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, label, os.path.dirname(edit.text()) or os.path.expanduser("~"))
+        if path:
+            edit.setText(path)
+
+    def _read_form(self) -> Settings:
+        """The settings as the form shows them; ValueError for a daemon command that does not parse."""
+        edited = Settings.load()
+        edited.address = self.address.text().strip() or DEFAULT_ADDRESS
+        edited.autostart = self.autostart.isChecked()
+        edited.server_command = shlex.split(self.command.text())
+        edited.token_file = self.token_file.text().strip()
+        edited.tls_ca = self.tls_ca.text().strip()
+        edited.tls = self.tls.isChecked() or bool(edited.tls_ca)
+        return edited
+
+    def test_connection(self) -> None:
+        """Connects with what the form says (without saving it) and shows the outcome in a sentence."""
         try:
-            self.settings.server_command = shlex.split(self.command.text())
+            connection = self._read_form().connection()
+            client = connect(connection, autostart=False)
+        except ValueError as err:
+            self.test_result.setText(f"The daemon command is not valid: {err}")
+        except StylizeError as err:
+            self.test_result.setText(err.message)
+        else:
+            client.close()
+            self.test_result.setText(f"Connected to {connection.describe()}.")
+
+    def accept(self) -> None:
+        try:
+            self.settings = self._read_form()
         except ValueError as err:
             QMessageBox.warning(self, "impasto", f"The daemon command is not valid: {err}")
             return

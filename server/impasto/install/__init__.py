@@ -56,6 +56,18 @@ def vendor_runtime(target: Path, python_version: str, platform: str | None = Non
         )
 
 
+def python_for(editor: str, platform: str, given: str | None, default: str) -> tuple[str, str]:
+    """The editor's Python version and how it is known: as given, read from the installed editor, or assumed."""
+    if given:
+        return given, "as given"
+    from .editor_python import detect
+
+    found = detect(editor, platform) if platform == normalise_platform(None) else None
+    if found is not None:
+        return found.version, f"read from {found.evidence}"
+    return default, f"assumed: no {editor} installation found here; pass --python-version if it embeds another"
+
+
 def normalise_platform(platform: str | None) -> str:
     """linux, win32 or darwin: sys.platform's spelling, with every Linux flavour as linux."""
     platform = platform or sys.platform

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
+import sys
 from pathlib import Path
 
 from ..runtime.bundled import bundled
-from . import InstallError, install_package, normalise_platform
+from . import InstallError, install_package, normalise_platform, python_for
 
 PLUGIN = "impasto_gimp"
 # GIMP 3.0 as Debian trixie ships it runs Python 3.13; other builds pass --python-version.
@@ -37,7 +39,7 @@ def install(dest: Path | None = None, python_version: str | None = None, platfor
     working installation alone, and GIMP never sees half a plug-in.
     """
     platform = normalise_platform(platform)
-    python_version = python_version or DEFAULT_PYTHON
+    python_version, _how = python_for("gimp", platform, python_version, DEFAULT_PYTHON)
     if not (SOURCE / f"{PLUGIN}.py").is_file():
         raise InstallError(
             f"the GIMP plug-in's source is missing ({SOURCE}); this copy of impasto was installed without it: "
@@ -49,5 +51,9 @@ def install(dest: Path | None = None, python_version: str | None = None, platfor
         main = staging / f"{PLUGIN}.py"
         main.chmod(main.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
         (staging / "INSTALLED").write_text(f"python {python_version}\nplatform {platform}\n")
+        if platform == normalise_platform(None):
+            # Lets the plug-in start a daemon from the very environment that installed it.
+            command = {"server_command": [sys.executable, "-m", "impasto"]}
+            (staging / "install.json").write_text(json.dumps(command, indent=2) + "\n", encoding="utf-8")
 
     return install_package(SOURCE, dest, python_version, platform, prepare)

@@ -8,11 +8,13 @@ import os
 import re
 import shutil
 import sys
+import tempfile
+import zipfile
 from pathlib import Path
 
 from .. import __version__
 from ..runtime.bundled import bundled
-from . import InstallError, install_package, normalise_platform
+from . import InstallError, install_package, normalise_platform, python_for
 
 PLUGIN = "impasto_krita"
 # Debian's Krita 5.1 embeds the system Python 3.11; the official Windows and macOS
@@ -69,17 +71,21 @@ def install(
     python_version: str | None = None,
     platform: str | None = None,
     enable: bool | None = None,
+    local: bool = True,
 ) -> Path:
     """Installs the plugin into `dest` (Krita's pykrita folder) and returns the package's folder.
 
     The new package is assembled beside the old one and swapped in at the end, so
     a failed download leaves a working installation alone. `enable` (default: only
     when installing into the default folder) also turns the plugin on in kritarc.
+    `local` records this environment's impasto as the daemon to start (not for an
+    archive meant for another computer). Without `python_version`, the installed
+    Krita's is read from its files (see editor_python.py).
     """
     platform = normalise_platform(platform)
     if platform not in DEFAULT_PYTHON:
         raise InstallError(f"unknown platform {platform!r}; use one of {', '.join(DEFAULT_PYTHON)}")
-    python_version = python_version or DEFAULT_PYTHON[platform]
+    python_version, _how = python_for("krita", platform, python_version, DEFAULT_PYTHON[platform])
     if not (SOURCE / PLUGIN / "__init__.py").is_file():
         raise InstallError(
             f"the Krita plugin's source is missing ({SOURCE}); this copy of impasto was installed without it: "
@@ -91,7 +97,7 @@ def install(
 
     def prepare(staging: Path) -> None:
         info: dict[str, object] = {"impasto": __version__, "python_version": python_version, "platform": platform}
-        if platform == normalise_platform(None):
+        if local and platform == normalise_platform(None):
             # Lets the plugin start a daemon from the very environment that installed it.
             info["server_command"] = [sys.executable, "-m", "impasto"]
         (staging / "install.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
@@ -101,3 +107,24 @@ def install(
     if enable:
         enable_in_kritarc(kritarc_path(platform))
     return target
+
+
+def write_zip(out: Path, python_version: str | None = None, platform: str | None = None) -> Path:
+    """An archive for Krita's Tools ▸ Scripts ▸ Import Python Plugin from File…: impasto_krita.desktop and the
+    impasto_krita/ package (gRPC runtime for `python_version` on `platform` included) at its top.
+
+    Krita's importer finds a package by its folder's own entry in the archive ("impasto_krita/") with an
+    __init__.py in it, so folder entries are written too.
+    """
+    out = Path(out).expanduser()
+    with tempfile.TemporaryDirectory() as staging:
+        package = install(Path(staging), python_version, platform, enable=False, local=False)
+        partial = out.with_name(out.name + ".partial")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.write(Path(staging) / f"{PLUGIN}.desktop", f"{PLUGIN}.desktop")
+            for path in sorted([package, *package.rglob("*")]):
+                name = path.relative_to(staging).as_posix()
+                archive.write(path, name + "/" if path.is_dir() else name)
+        partial.replace(out)
+    return out

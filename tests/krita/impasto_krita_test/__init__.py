@@ -35,6 +35,8 @@ OUT = os.environ.get("IMPASTO_TEST_OUT", "/tmp/impasto-krita-test")
 SERVER = os.environ.get("IMPASTO_TEST_SERVER", "127.0.0.1:50051")
 DEAD = os.environ.get("IMPASTO_TEST_DEAD", "127.0.0.1:9")
 STYLE = os.environ.get("IMPASTO_TEST_STYLE", "")
+# A daemon with TLS and a token, as a remote GPU box runs it, and the files its clients need.
+REMOTE = {key: os.environ.get(f"IMPASTO_TEST_{key.upper()}", "") for key in ("tls_server", "ca", "token", "wrong")}
 ONLY = [s for s in os.environ.get("IMPASTO_TEST_ONLY", "").split(",") if s]
 FAST = {"size": 64, "steps": 15, "coarse_steps": 0}
 # A training of seconds: tiny crops, one photo a step, three steps.
@@ -644,6 +646,41 @@ def scenario_autostart(record: dict[str, Any]) -> Steps:
         krita.writeSetting("impasto", "autostart", "false")
 
 
+def scenario_remote_settings(record: dict[str, Any]) -> Steps:
+    """The docker's Settings reach a daemon with TLS and a token; a wrong token or no TLS get a sentence each."""
+    from impasto_krita.dialogs import SettingsDialog
+
+    krita = Krita.instance()
+
+    def configure(token: str, ca: str) -> None:
+        for key, value in (("address", REMOTE["tls_server"]), ("token_file", token), ("tls_ca", ca)):
+            krita.writeSetting("impasto", key, value)
+        krita.writeSetting("impasto", "tls", "true" if ca else "false")
+
+    doc, source = yield from make_document("U8")
+    try:
+        configure(REMOTE["token"], REMOTE["ca"])
+        dialog = SettingsDialog()
+        dialog.test_connection()
+        record["test_connection"] = dialog.test_result.text()
+        dialog.reject()
+        node = stylize(server=None, autostart=False)
+        record["new_name"] = node.name()
+        record["layers"] = layer_names(doc)
+        configure(REMOTE["wrong"], REMOTE["ca"])
+        wrong: dict[str, Any] = {"name": "remote_settings_wrong"}
+        _failure(wrong, doc, source, server=None, autostart=False)
+        configure(REMOTE["token"], "")
+        plain: dict[str, Any] = {"name": "remote_settings_plain"}
+        _failure(plain, doc, source, server=None, autostart=False)
+        record["wrong_token"], record["plain"] = wrong, plain
+    finally:
+        for key in ("token_file", "tls_ca"):
+            krita.writeSetting("impasto", key, "")
+        krita.writeSetting("impasto", "tls", "false")
+        krita.writeSetting("impasto", "address", SERVER)
+
+
 # ---------------------------------------------------------------- training a style
 
 
@@ -853,7 +890,29 @@ SCENARIOS = [
     ("train_dialog", scenario_train_dialog),
     ("train_cancel", scenario_train_cancel),
     ("autostart", scenario_autostart),
+    ("remote_settings", scenario_remote_settings),
 ]
+
+
+def scenario_runtime_missing(record: dict[str, Any]) -> Steps:
+    """Installed for another Python, the plugin cannot load gRPC: it must say what to run, in a box and to scripts."""
+    import impasto_krita
+    from PyQt5.QtWidgets import QApplication
+
+    yield 500
+    record["load_error"] = impasto_krita.LOAD_ERROR
+    boxes = [w for w in QApplication.topLevelWidgets() if w.objectName() == "impasto_runtime_missing"]
+    record["box_text"] = boxes[0].text() if boxes and boxes[0].isVisible() else ""
+    try:
+        impasto_krita.stylize_active()
+    except impasto_krita.StylizeError as err:
+        record["script_error"] = err.message
+    for box in boxes:
+        box.close()
+
+
+# Run only when IMPASTO_TEST_ONLY names them: they need an installation of their own.
+ON_REQUEST = [("runtime_missing", scenario_runtime_missing)]
 
 
 class Runner:
@@ -861,6 +920,7 @@ class Runner:
 
     def __init__(self) -> None:
         self.pending = [(n, fn) for n, fn in SCENARIOS if not ONLY or n in ONLY]
+        self.pending += [(n, fn) for n, fn in ON_REQUEST if n in ONLY]
         self.steps: Steps | None = None
         self.record: dict[str, Any] = {}
         self.started = 0.0

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 PRESERVE_COLOR_CHOICES = ("none", "luminance", "histogram")
-# The method the Photo Style procedure needs; its menu entry exists only while a daemon lists it.
+# The method the Photo Style procedure needs.
 PHOTO_METHOD = "photo"
 SERVER_ENV = "IMPASTO_SERVER"
 FALLBACK_ADDRESS = "127.0.0.1:50051"  # the client's DEFAULT_ADDRESS, without importing grpc to learn it
@@ -35,9 +35,14 @@ class StyleChoice:
     layer: Any = None  # a Gimp.Drawable; typed loosely so this module needs no GIMP
 
 
+def env_server() -> str:
+    return os.environ.get(SERVER_ENV, "").strip()
+
+
 def server_address(argument: str) -> str:
-    """The daemon to talk to: the argument, else $IMPASTO_SERVER, else the default."""
-    return argument.strip() or os.environ.get(SERVER_ENV, "").strip() or FALLBACK_ADDRESS
+    """The daemon to talk to: the argument, else $IMPASTO_SERVER, else the default (the settings file's server
+    comes between those two, see procedures.connect)."""
+    return argument.strip() or env_server() or FALLBACK_ADDRESS
 
 
 def parse_params(text: str) -> dict[str, Scalar]:

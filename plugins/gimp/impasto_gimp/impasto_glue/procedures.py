@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import socket
+import json
+import os
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +21,8 @@ from .options import OptionError  # noqa: E402
 # work at a few hundred pixels, and a 40-megapixel photo would only cost transfer time.
 MAX_STYLE_SIDE = 2048
 CONNECT_TIMEOUT_S = 3.0
+SETTINGS_LABEL = "Connection Settings…"
+PLUGIN_DIR = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
 
 
 class Failure(Exception):
@@ -39,7 +43,7 @@ class ProcedureSpec:
     # True: the result is a full copy of the layer, stylized where selected.
     # False: a layer of just the selection, its soft edges kept in a layer mask.
     whole_layer: bool = True
-    # A method the procedure is built around; it is registered only while a daemon offers it.
+    # A method the procedure is built around; a daemon without it is told apart from other failures.
     needs_method: str = ""
 
 
@@ -87,35 +91,82 @@ PROCEDURES = {
 }
 
 
-def photo_method_available(address: str, method: str, timeout: float = 0.3) -> bool:
-    """Whether a daemon answers at `address` and lists `method`; quick enough for GIMP's start."""
-    host, _, port = address.rpartition(":")
+def connect(argument: str) -> Any:
+    """A client the daemon accepts, or a Failure that tells the painter what to do.
+
+    The address is the `server` argument, else $IMPASTO_SERVER, else the settings file's (Connection Settings…,
+    shared with the CLI), else the default; the token and TLS always come from the settings file. When nothing
+    answers on this computer, a daemon is started (as Krita does) unless the settings turn that off.
+    """
     try:
-        # A refused TCP connection answers at once, where gRPC would keep retrying.
-        socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=timeout).close()
-        from impasto_client import Client
-
-        with Client(address) as client:
-            return client.wait_ready(timeout * 3) and any(m.name == method for m in client.list_methods())
-    except Exception:
-        # Whatever went wrong, GIMP must start; the entry appears on a later start.
-        return False
-
-
-def connect(address: str) -> Any:
-    """A ready Client for `address`, or a Failure that tells the painter what to do."""
-    try:
-        from impasto_client import Client
+        from impasto_client import Client, ImpastoError, local_daemon
+        from impasto_client.settings_file import read_client_settings
     except ImportError as err:
         raise runtime_failure(err) from None
-    client = Client(address)
-    if not client.wait_ready(CONNECT_TIMEOUT_S):
+    try:
+        settings = read_client_settings()
+        address = options.server_address(argument) if argument.strip() or options.env_server() else ""
+        connection = settings.connection(address or None)
+    except ValueError as err:
+        raise Failure(f"{err} (Filters ▸ Artistic ▸ impasto ▸ {SETTINGS_LABEL})") from None
+    address = connection.address
+    client = Client(connection)
+    if client.wait_ready(CONNECT_TIMEOUT_S):
+        return accepted(client)
+    try:
+        # Something may answer but refuse us (TLS on one side only, an untrusted certificate): say which, and start
+        # nothing on its port.
+        client.check(CONNECT_TIMEOUT_S)
+    except ImpastoError as err:
+        if "TLS" in err.message:
+            client.close()
+            raise Failure(err.message) from None
+    if settings.autostart and local_daemon.is_local(address) and not connection.tls:
+        log_path = os.path.join(Gimp.directory(), "impasto", "daemon.log")
+        show_progress("Starting the impasto daemon…", -1)
+        try:
+            process = local_daemon.start(address, settings.server_command or installed_command(), log_path)
+        except ImpastoError as err:
+            client.close()
+            raise Failure(
+                f"the impasto daemon is not reachable at {address} and could not be started ({err.message}); start "
+                f"it with 'impasto serve'"
+            ) from None
+        if local_daemon.wait_until_ready(client, process):
+            return accepted(client)
         client.close()
-        raise Failure(
-            f"the impasto daemon is not reachable at {address}. Start it with 'impasto serve' (or pass "
-            f"another address in the server argument, or set ${options.SERVER_ENV})"
-        )
+        raise Failure(f"the impasto daemon started for {address} did not come up; see {log_path}")
+    client.close()
+    raise Failure(
+        f"the impasto daemon is not reachable at {address}. Start it with 'impasto serve' (or pass "
+        f"another address in the server argument, or set it in {SETTINGS_LABEL} or ${options.SERVER_ENV})"
+    )
+
+
+def accepted(client: Any) -> Any:
+    """`client`, once the daemon has accepted its token (health checks need none, so readiness does not tell)."""
+    from impasto_client import ImpastoError
+
+    try:
+        client.check(CONNECT_TIMEOUT_S)
+    except ImpastoError as err:
+        client.close()
+        hint = f" (Filters ▸ Artistic ▸ impasto ▸ {SETTINGS_LABEL})" if err.code == "UNAUTHENTICATED" else ""
+        raise Failure(err.message + hint) from None
     return client
+
+
+def installed_command() -> list[str]:
+    """The command that runs impasto: the installer's (install.json beside the plug-in), else `impasto` on PATH."""
+    try:
+        with open(os.path.join(PLUGIN_DIR, "install.json"), encoding="utf-8") as fh:
+            command = json.load(fh).get("server_command")
+    except (OSError, ValueError):
+        command = None
+    if isinstance(command, list) and command and all(isinstance(part, str) for part in command):
+        return command
+    found = shutil.which("impasto")
+    return [found] if found else []
 
 
 def runtime_failure(err: ImportError) -> Failure:
@@ -160,7 +211,7 @@ def run_procedure(
     if not spec.whole_layer and mask is None:
         raise Failure("Stylize Selection needs a selection; select an area first")
 
-    client = connect(options.server_address(config.get_property("server") or ""))
+    client = connect(config.get_property("server") or "")
     try:
         methods = client.list_methods()
         styles = client.list_styles()

@@ -90,7 +90,7 @@ def run_training(
     except OptionError as err:
         raise Failure(str(err)) from None
 
-    client = connect(options.server_address(config.get_property("server") or ""))
+    client = connect(config.get_property("server") or "")
     try:
         from . import pixels
 
