@@ -136,3 +136,19 @@ def test_a_user_install_finds_its_manifest_and_models(dist: tuple[Path, Path], t
     )
     done = subprocess.run([base, "-c", check], capture_output=True, text=True, env=env, cwd=tmp_path)
     assert done.stdout.strip() == "ok", done.stderr
+
+
+def test_the_editors_python_is_read_from_their_files() -> None:
+    """Debian's Krita 5.1 links libpython3.11; GIMP 3 in the trixie chroot runs plug-ins with python3 -> 3.13."""
+    from impasto.install.editor_python import detect
+
+    from .conftest import require_tool
+
+    require_tool("krita")
+    found = detect("krita", "linux")
+    assert found is not None and found.version == "3.11", found
+    chroot = Path(os.environ.get("IMPASTO_GIMP_CHROOT", "/tmp/impasto-trixie"))
+    if (chroot / "usr" / "bin" / "python3").exists():
+        gimp = detect("gimp", "linux", chroot)
+        assert gimp is not None and gimp.version == "3.13", gimp
+    assert detect("krita", "linux", Path("/nonexistent")) is None
