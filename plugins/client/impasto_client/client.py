@@ -331,6 +331,21 @@ class Client:
             if err.code() != grpc.StatusCode.NOT_FOUND:
                 raise ImpastoError.from_rpc(err, self.connection) from None
 
+    def answers(self, timeout: float = 5.0) -> bool:
+        """True once the daemon answers and accepts this client; False when nothing answers at the address at all.
+        Raises ImpastoError when something answers but refuses: a missing or wrong token, TLS on one side only, an
+        untrusted certificate (the editors must then say why, and start nothing on that port)."""
+        if self.wait_ready(timeout):
+            self.check(timeout)  # health needs no token, so readiness alone does not tell
+            return True
+        try:
+            self.check(timeout)
+        except ImpastoError as err:
+            if "TLS" in err.message:
+                raise
+            return False
+        return True
+
     # ---------------------------------------------------------------- images
 
     def has_image(self, sha256: str) -> bool:

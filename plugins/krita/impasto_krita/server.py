@@ -52,28 +52,28 @@ def connect(address: str | Connection | None = None, autostart: bool | None = No
         connection = address if isinstance(address, Connection) else Connection(address)
     address = connection.address
     client = Client(connection)
-    if client.wait_ready(timeout):
-        return accepted(client)
     try:
-        # Something may answer but refuse us (TLS on one side only, an untrusted certificate): say which, and start
-        # nothing on its port.
-        client.check(timeout)
+        if client.answers(timeout):
+            return client
+        if autostart and is_local(address) and not connection.tls:
+            with _lock:
+                if _started is None or _started.poll() is not None:
+                    _started = start_local_daemon(address, settings.command())
+                process = _started
+            if local_daemon.wait_until_ready(client, process) and client.answers(timeout):
+                return client
+            raise StylizeError(
+                "UNAVAILABLE",
+                f"the impasto daemon started for {address} did not come up; see "
+                f"{os.path.join(log_dir(), 'daemon.log')}",
+            )
     except ImpastoError as err:
-        if "TLS" in err.message:
-            client.close()
-            raise StylizeError(err.code, err.message) from None
-    if autostart and is_local(address) and not connection.tls:
-        with _lock:
-            if _started is None or _started.poll() is not None:
-                _started = start_local_daemon(address, settings.command())
-            process = _started
-        if local_daemon.wait_until_ready(client, process):
-            return accepted(client)
         client.close()
-        raise StylizeError(
-            "UNAVAILABLE",
-            f"the impasto daemon started for {address} did not come up; see {os.path.join(log_dir(), 'daemon.log')}",
-        )
+        hint = " (impasto docker ▸ Settings)" if err.code == "UNAUTHENTICATED" else ""
+        raise StylizeError(err.code, err.message + hint) from None
+    except StylizeError:
+        client.close()
+        raise
     client.close()
     hint = (
         "or press 'Start / retry' in the impasto docker"
@@ -83,14 +83,3 @@ def connect(address: str | Connection | None = None, autostart: bool | None = No
     raise StylizeError(
         "UNAVAILABLE", f"the impasto daemon is not running at {address}. Start it with 'impasto serve', {hint}."
     )
-
-
-def accepted(client: Client) -> Client:
-    """`client`, once the daemon has accepted its token (health checks need none, so readiness does not tell)."""
-    try:
-        client.check()
-    except ImpastoError as err:
-        client.close()
-        hint = " (impasto docker ▸ Settings)" if err.code == "UNAUTHENTICATED" else ""
-        raise StylizeError(err.code, err.message + hint) from None
-    return client

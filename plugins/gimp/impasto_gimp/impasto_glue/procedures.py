@@ -111,49 +111,34 @@ def connect(argument: str) -> Any:
         raise Failure(f"{err} (Filters ▸ Artistic ▸ impasto ▸ {SETTINGS_LABEL})") from None
     address = connection.address
     client = Client(connection)
-    if client.wait_ready(CONNECT_TIMEOUT_S):
-        return accepted(client)
     try:
-        # Something may answer but refuse us (TLS on one side only, an untrusted certificate): say which, and start
-        # nothing on its port.
-        client.check(CONNECT_TIMEOUT_S)
+        if client.answers(CONNECT_TIMEOUT_S):
+            return client
+        if settings.autostart and local_daemon.is_local(address) and not connection.tls:
+            log_path = os.path.join(Gimp.directory(), "impasto", "daemon.log")
+            show_progress("Starting the impasto daemon…", -1)
+            try:
+                process = local_daemon.start(address, settings.server_command or installed_command(), log_path)
+            except ImpastoError as err:
+                raise Failure(
+                    f"the impasto daemon is not reachable at {address} and could not be started ({err.message}); "
+                    f"start it with 'impasto serve'"
+                ) from None
+            if local_daemon.wait_until_ready(client, process) and client.answers(CONNECT_TIMEOUT_S):
+                return client
+            raise Failure(f"the impasto daemon started for {address} did not come up; see {log_path}")
     except ImpastoError as err:
-        if "TLS" in err.message:
-            client.close()
-            raise Failure(err.message) from None
-    if settings.autostart and local_daemon.is_local(address) and not connection.tls:
-        log_path = os.path.join(Gimp.directory(), "impasto", "daemon.log")
-        show_progress("Starting the impasto daemon…", -1)
-        try:
-            process = local_daemon.start(address, settings.server_command or installed_command(), log_path)
-        except ImpastoError as err:
-            client.close()
-            raise Failure(
-                f"the impasto daemon is not reachable at {address} and could not be started ({err.message}); start "
-                f"it with 'impasto serve'"
-            ) from None
-        if local_daemon.wait_until_ready(client, process):
-            return accepted(client)
         client.close()
-        raise Failure(f"the impasto daemon started for {address} did not come up; see {log_path}")
+        hint = f" (Filters ▸ Artistic ▸ impasto ▸ {SETTINGS_LABEL})" if err.code == "UNAUTHENTICATED" else ""
+        raise Failure(err.message + hint) from None
+    except Failure:
+        client.close()
+        raise
     client.close()
     raise Failure(
         f"the impasto daemon is not reachable at {address}. Start it with 'impasto serve' (or pass "
         f"another address in the server argument, or set it in {SETTINGS_LABEL} or ${options.SERVER_ENV})"
     )
-
-
-def accepted(client: Any) -> Any:
-    """`client`, once the daemon has accepted its token (health checks need none, so readiness does not tell)."""
-    from impasto_client import ImpastoError
-
-    try:
-        client.check(CONNECT_TIMEOUT_S)
-    except ImpastoError as err:
-        client.close()
-        hint = f" (Filters ▸ Artistic ▸ impasto ▸ {SETTINGS_LABEL})" if err.code == "UNAUTHENTICATED" else ""
-        raise Failure(err.message + hint) from None
-    return client
 
 
 def installed_command() -> list[str]:
