@@ -47,6 +47,14 @@ from impasto.training.loop import Hooks, TrainRequest, train
 
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 HELD_OUT = sorted(Path("/usr/share/backgrounds/mate/nature").glob("*.jpg"))[:3]
+# Style pictures no decoder saw: Debian wallpapers outside the training set (models/README.md).
+HELD_OUT_STYLES = [
+    p
+    for p in (Path("/usr/share/backgrounds/analogpattern_by_Peter_Nerlich.jpg"),
+              Path("/usr/share/backgrounds/free_by_Peter_Nerlich.jpg"))
+    if p.is_file()
+]  # fmt: skip
+ADAIN_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 
 
 def cpu_model() -> str:
@@ -174,6 +182,59 @@ def decoders(args: argparse.Namespace) -> None:
             print(f"| {name} | {photo.name} | {10 * np.log10(1 / mse):.2f} | {seconds:.2f} |")
 
 
+def adain_losses(vgg: torch.nn.Module, out: torch.Tensor, content: torch.Tensor, style: torch.Tensor) -> tuple:
+    """The issue's two losses, in the units the decoder was trained in: the style's channel means and deviations at
+    relu1_1…relu4_1, and relu4_1 against AdaIN's target (the content's features given the style's statistics)."""
+    from impasto.networks.decoders import ADAIN_LAYER, TRAINED_INPUT_RMS
+    from impasto.numerics.feature_stats import adain, channel_stats
+
+    with torch.no_grad():
+        own, want = vgg(out, ADAIN_LAYERS), vgg(style, ADAIN_LAYERS)
+        target = adain(vgg(content, (ADAIN_LAYER,))[ADAIN_LAYER], channel_stats(want[ADAIN_LAYER]))
+    style_loss = 0.0
+    for layer in ADAIN_LAYERS:
+        a, b, unit = channel_stats(own[layer]), channel_stats(want[layer]), TRAINED_INPUT_RMS[layer]
+        style_loss += float((a.mean - b.mean).div(unit).square().mean() + (a.std - b.std).div(unit).square().mean())
+    unit = TRAINED_INPUT_RMS[ADAIN_LAYER]
+    return float((own[ADAIN_LAYER] - target).div(unit).square().mean()), style_loss
+
+
+def adain_bar(args: argparse.Namespace) -> None:
+    import os
+
+    from impasto.methods.adain import AdaIN
+
+    if args.models_dir:
+        os.environ["IMPASTO_MODELS_DIR"] = str(args.models_dir)
+    contents = [Path(c) for c in args.contents] or HELD_OUT[:2]
+    styles = [Path(s) for s in args.styles] or HELD_OUT_STYLES
+    vgg, method, models = load_vgg19(), AdaIN(), LRUCache()
+    defaults = {p.name: p.default for p in method.params} | {"size": args.size, "style_size": args.size}
+    print(f"\n{cpu_model()}, {torch.get_num_threads()} threads; contents at {args.size} px\n")
+    print("| content | style | decoder s | fallback s | content loss: decoder | fallback | ratio | "
+          "style loss: decoder | fallback | ratio | bar ≤ 1.5 |")  # fmt: skip
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for content_path in contents:
+        content = load(content_path, args.size)
+        for style_path in styles:
+            style = load(style_path, args.size)
+            figures = {}
+            for decoder in ("network", "optimise"):
+                times = []
+                for _ in range(3 if decoder == "network" else 1):
+                    ctx = JobContext(torch.device("cpu"), models, LRUCache())
+                    sources = [StyleSource(1.0, style, key=str(style_path))]
+                    job = MethodInput(content, sources, defaults | {"decoder": decoder})
+                    started = time.perf_counter()
+                    out = method.run(job, ctx)
+                    times.append(time.perf_counter() - started)
+                figures[decoder] = (statistics.median(times), *adain_losses(vgg, out, content, style))
+            (ds, dc, dst), (fs, fc, fst) = figures["network"], figures["optimise"]
+            bar = "yes" if dc <= 1.5 * fc and dst <= 1.5 * fst else "no"
+            print(f"| {content_path.name} | {style_path.name} | {ds:.2f} | {fs:.1f} | {dc:.4f} | {fc:.4f} | "
+                  f"{dc / fc:.2f} | {dst:.4f} | {fst:.4f} | {dst / fst:.2f} | {bar} |", flush=True)  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="command", required=True)
@@ -191,9 +252,14 @@ def main() -> None:
     d.add_argument("--models-dir", type=Path)
     d.add_argument("--size", type=int, default=256)
     d.add_argument("--contents", nargs="*", default=[])
+    a = sub.add_parser("adain")
+    a.add_argument("--models-dir", type=Path)
+    a.add_argument("--size", type=int, default=512)
+    a.add_argument("--contents", nargs="*", default=[])
+    a.add_argument("--styles", nargs="*", default=[])
     args = parser.parse_args()
     keep_freed_memory()
-    {"speed": speed, "quality": quality, "decoders": decoders}[args.command](args)
+    {"speed": speed, "quality": quality, "decoders": decoders, "adain": adain_bar}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,8 @@ from PIL import Image
 
 from impasto_client import Client
 
+from .conftest import serve_process
+
 HERE = Path(__file__).parent / "gimp"
 CHROOT = Path(os.environ.get("IMPASTO_GIMP_CHROOT", "/tmp/impasto-trixie"))
 PLUGIN_FILE = "impasto_gimp/impasto_gimp.py"
@@ -46,6 +48,7 @@ SCENARIOS = [
     "dialog_ok_then_cancel",
     "photo_style",
     "remote_settings",
+    "autostart",
     "train_style_from_layer",
     "train_style_from_file_good",
     "train_bad_names",
@@ -193,6 +196,19 @@ def _drive_dialogs(root: Path, display: str, markers: Path, done: threading.Even
             time.sleep(1.5)
 
 
+def _serve_when_asked(work: Path, port: int, started: list[subprocess.Popen], done: threading.Event) -> None:
+    """Starts the real daemon the chroot's launcher asks for (tests/gimp/scenarios.py::autostart)."""
+    request = work / "daemon-request"
+    while not done.is_set():
+        if request.exists() and request.read_text().strip():
+            argv = request.read_text().split()
+            asked = int(argv[argv.index("--port") + 1])
+            if asked == port:
+                started.append(serve_process(port)[0])
+            return
+        time.sleep(0.1)
+
+
 def _start_display(root: Path) -> tuple[subprocess.Popen[bytes] | None, str]:
     """Xvfb inside the chroot on a display it picks itself; (None, "") where Xvfb is missing."""
     if not (root / "usr/bin/Xvfb").exists():
@@ -224,8 +240,16 @@ def gimp_run(daemon, tls_daemon, tmp_path_factory: pytest.TempPathFactory) -> It
         yield from _run_gimp(root, daemon, tls_daemon, models)
 
 
-def _run_gimp(root: Path, daemon, tls_daemon, models: Path) -> Iterator[GimpRun]:
-    work = root / "tmp" / f"impasto-gimp-{os.getpid()}"
+# The Python GIMP 3.0 runs plug-ins with in the Debian trixie chroot (tests/test_packaging.py reads it from its files).
+GIMP_PYTHON = "3.13"
+
+
+def _run_gimp(
+    root: Path, daemon, tls_daemon, models: Path, python_version: str = GIMP_PYTHON, only: list[str] = ONLY
+) -> Iterator[GimpRun]:
+    work = root / "tmp" / f"impasto-gimp-{os.getpid()}-{python_version}"
+    autostart_port = _free_port()
+    started: list[subprocess.Popen] = []  # the daemon the plug-in asked for
     shutil.rmtree(work, ignore_errors=True)
     home = work / "home"
     inside = Path("/") / work.relative_to(root)  # the same folder as GIMP in the chroot sees it
@@ -241,7 +265,7 @@ def _run_gimp(root: Path, daemon, tls_daemon, models: Path) -> Iterator[GimpRun]
                 "--dest",
                 str(plugins),
                 "--python-version",
-                "3.13",
+                python_version,
             ],
             check=True,
             timeout=300,
@@ -251,6 +275,14 @@ def _run_gimp(root: Path, daemon, tls_daemon, models: Path) -> Iterator[GimpRun]
         band = (((xx + yy) // 4) % 2 == 0)[..., None]
         Image.fromarray(np.where(band, (220, 30, 40), (20, 40, 200)).astype(np.uint8)).save(work / "stripes.png")
         shutil.copy(HERE / "scenarios.py", work / "scenarios.py")
+        launcher = work / "start-daemon.sh"
+        launcher.write_text(
+            "#!/bin/sh\n# Stands in for `impasto` in the chroot, which has no torch: the test starts the real daemon\n"
+            "# with these arguments outside, and this lives until the test ends.\n"
+            f'echo "$@" > {inside}/daemon-request\n'
+            f"i=0; while [ ! -e {inside}/daemon-stop ] && [ $i -lt 600 ]; do sleep 0.5; i=$((i + 1)); done\n"
+        )
+        launcher.chmod(0o755)
         for credential in (tls_daemon.ca, tls_daemon.token, tls_daemon.wrong_token):
             shutil.copy(credential, work / credential.name)
         with Client(daemon.address) as client:
@@ -259,6 +291,9 @@ def _run_gimp(root: Path, daemon, tls_daemon, models: Path) -> Iterator[GimpRun]
         config = {
             "server": daemon.address,
             "dead_server": f"127.0.0.1:{_free_port()}",
+            "autostart_server": f"127.0.0.1:{autostart_port}",
+            "daemon_launcher": str(inside / launcher.name),
+            "daemon_request": str(inside / "daemon-request"),
             # A daemon as a remote GPU box runs it, and what the Connection Settings procedure is given for it.
             "tls_server": tls_daemon.address,
             "ca": str(inside / tls_daemon.ca.name),
@@ -277,7 +312,8 @@ def _run_gimp(root: Path, daemon, tls_daemon, models: Path) -> Iterator[GimpRun]
             # Long enough never to finish; a checkpoint at every step tells the test when to cancel it.
             "train_slow_params": {**TRAIN_PARAMS, "steps": 100_000, "checkpoint_every": 1},
             "train_cancel_marker": str(inside / "cancel-training-now"),
-            "only": ONLY,
+            "only": only,
+            "gimp_python": GIMP_PYTHON,
         }
         xvfb, display = _start_display(root)
         config["display"] = display
@@ -288,6 +324,7 @@ def _run_gimp(root: Path, daemon, tls_daemon, models: Path) -> Iterator[GimpRun]
         # Cancelled once the run has saved a checkpoint, so the scenario can check that it was kept.
         checkpoint = models / "checkpoints" / "cin-style-gimp-cancelled.ckpt"
         helpers = [
+            threading.Thread(target=_serve_when_asked, args=(work, autostart_port, started, done), daemon=True),
             threading.Thread(
                 target=_kill_plugin_when_asked, args=(work / "cancel-now", plugin_path, done), daemon=True
             ),
@@ -322,6 +359,10 @@ def _run_gimp(root: Path, daemon, tls_daemon, models: Path) -> Iterator[GimpRun]
         report = json.loads(report_file.read_text()) if report_file.exists() else {}
         yield GimpRun(done_run.returncode, done_run.stdout + done_run.stderr, report, seconds, models)
     finally:
+        (work / "daemon-stop").touch()
+        for process in started:
+            process.kill()
+            process.wait(10)
         if not os.environ.get("IMPASTO_KEEP_GIMP_RUN"):  # set it to look at the files of a failed run
             shutil.rmtree(work, ignore_errors=True)
 
@@ -361,6 +402,18 @@ def test_gimp_trained_style_is_listed(gimp_run: GimpRun, daemon, name: str) -> N
     assert data["style_id"] in listed, f"ListStyles does not list {data['style_id']}: {sorted(listed)}"
     assert listed[data["style_id"]].method == method
     assert [p.name for p in gimp_run.models.rglob(f"{data['name']}.pt")] == [f"{data['name']}.pt"]
+
+
+@pytest.mark.editors
+def test_gimp_says_what_to_run_when_its_grpc_does_not_load(daemon, tls_daemon, tmp_path: Path) -> None:
+    """The plug-in installed for Python 3.11 into GIMP's 3.13: its vendored gRPC cannot load, and every procedure
+    must fail with the command that fixes it, leaving the image as it was."""
+    runs = _run_gimp(require_chroot(), daemon, tls_daemon, tmp_path, "3.11", ["runtime_missing"])
+    with contextlib.closing(runs):
+        run = next(runs)
+        entry = run.report.get("runtime_missing")
+        assert entry is not None, f"the scenario did not run:\n{run.output[-6000:]}"
+        assert entry["ok"], f"{entry['detail']}\n--- GIMP output ---\n{run.output[-4000:]}"
 
 
 def test_installer_layout(tmp_path: Path) -> None:

@@ -22,16 +22,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from impasto_client import Client, Connection
+from impasto_client import Client, Connection, ImpastoError
 
 from .conftest import as_array, free_port, require_tool, rgb_image, scene, serve_process
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def nginx_config(folder: Path, listen: int, daemons: list[int]) -> Path:
-    """The shipped config with this test's ports, inside a minimal nginx.conf that keeps everything in `folder`."""
+def nginx_config(folder: Path, listen: int, daemons: list[int], by_session: bool = True) -> Path:
+    """The shipped config with this test's ports, inside a minimal nginx.conf that keeps everything in `folder`;
+    without `by_session`, nginx's default round robin, as a proxy set up without the session header would do."""
     shipped = (REPO / "deploy" / "nginx" / "impasto.conf").read_text()
+    if not by_session:
+        shipped, hashed = re.subn(r"(?m)^    hash \$http_x_impasto_session consistent;\n", "", shipped)
+        assert hashed == 1
     servers = "".join(f"    server 127.0.0.1:{port} max_fails=1 fail_timeout=30s;\n" for port in daemons)
     site = re.sub(r"(?m)^    server 127\.0\.0\.1:\d+ .*\n", "", shipped)
     site = site.replace("    keepalive 16;\n", servers + "    keepalive 16;\n")
@@ -81,11 +85,20 @@ def spread_sessions(address: str, access_log: Path, ports: list[int], each: int 
 
 @pytest.fixture
 def studio(tmp_path: Path) -> Iterator[Studio]:
+    yield from run_studio(tmp_path, by_session=True)
+
+
+@pytest.fixture
+def round_robin_studio(tmp_path: Path) -> Iterator[Studio]:
+    yield from run_studio(tmp_path, by_session=False)
+
+
+def run_studio(tmp_path: Path, by_session: bool) -> Iterator[Studio]:
     nginx = require_tool("nginx")
     ports = [free_port(), free_port()]
     started = [serve_process(port) for port in ports]
     listen = free_port()
-    config = nginx_config(tmp_path, listen, ports)
+    config = nginx_config(tmp_path, listen, ports, by_session)
     test = subprocess.run([nginx, "-t", "-p", str(tmp_path), "-c", str(config)], capture_output=True, text=True)
     assert test.returncode == 0, test.stderr
     proxy = subprocess.Popen([nginx, "-p", str(tmp_path), "-c", str(config), "-g", "daemon off;"])
@@ -93,7 +106,7 @@ def studio(tmp_path: Path) -> Iterator[Studio]:
         address = f"127.0.0.1:{listen}"
         with Client(address) as probe:
             assert probe.wait_ready(20), (tmp_path / "error.log").read_text()
-        sessions = spread_sessions(address, tmp_path / "access.log", ports)
+        sessions = spread_sessions(address, tmp_path / "access.log", ports) if by_session else []
         yield Studio(address, [p for p, _ in started], [log for _, log in started], sessions)
     finally:
         proxy.send_signal(signal.SIGQUIT)
@@ -173,6 +186,18 @@ def test_clients_finish_on_the_other_daemon_when_one_is_lost(studio: Studio) -> 
     assert results and not results[0], results[0][:5]
     # The survivor did its own sessions' six jobs and took over those the lost daemon had not finished.
     assert jobs_finished(studio.logs[1]) >= 12 - jobs_finished(studio.logs[0]) > 6
+
+
+def test_a_proxy_that_ignores_the_session_key_is_named(round_robin_studio: Studio) -> None:
+    """Round robin sends the upload to one daemon and the job to the other: the painter must learn what to fix in
+    the proxy, not read "no image" about a picture they just sent; the daemons keep serving."""
+    with Client(round_robin_studio.address, timeout=60) as one:
+        with pytest.raises(ImpastoError) as refused:
+            one.stylize(rgb_image(scene(40, 40, seed=1)), ["cin26:3"], method="cin", params={"size": 40}).result()
+        assert refused.value.code == "NOT_FOUND"
+        assert "x-impasto-session" in str(refused.value) and "load balancer" in str(refused.value)
+        one.check(10)
+    assert all(process.poll() is None for process in round_robin_studio.daemons)
 
 
 def log_count(log: list[str], needle: str) -> int:

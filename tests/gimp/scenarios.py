@@ -520,6 +520,36 @@ def remote_settings():
     return f"a layer in {seconds:.1f} s over TLS; wrong token: {wrong!r}; plain: {plain!r}"
 
 
+def autostart():
+    """Nothing answers at the address and the settings name a daemon command: the plug-in starts it, waits until it
+    answers, and the layer arrives. (The chroot has no torch: its command is a launcher for the real daemon.)"""
+    image = new_image(Gimp.Precision.U8_NON_LINEAR)
+    source = add_layer(image, "photo")
+    path = os.path.join(os.environ["HOME"], ".config", "impasto", "config.toml")
+    previous = None
+    if os.path.exists(path):
+        with open(path) as fh:
+            previous = fh.read()
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as fh:
+        fh.write(f"server_command = {json.dumps([CONFIG['daemon_launcher']])}\n")
+    try:
+        _layer, seconds = succeed(MAIN, image, source, style=CONFIG["style_path"], server=CONFIG["autostart_server"])
+    finally:
+        if previous is None:
+            os.remove(path)
+        else:
+            with open(path, "w") as fh:
+                fh.write(previous)
+    with open(CONFIG["daemon_request"]) as fh:
+        request = fh.read().split()
+    port = CONFIG["autostart_server"].rsplit(":", 1)[1]
+    check(request[:1] == ["serve"] and request[request.index("--port") + 1] == port, f"it ran {request}")
+    log = os.path.join(Gimp.directory(), "impasto", "daemon.log")
+    check(os.path.exists(log), f"no daemon log at {log}")
+    return f"started with {' '.join(request)}; a layer in {seconds:.1f} s"
+
+
 def layers_state(image):
     """Everything of the image's layers training must leave alone: names, geometry and pixels."""
     return [
@@ -661,7 +691,22 @@ def train_dialog_ok():
     return f"{style_id} in {seconds:.1f} s", {"style_id": style_id, "method": method, "name": "gimp-dialog"}
 
 
+def runtime_missing():
+    """Run only with the plug-in built for another Python: every procedure says what to run, nothing changes."""
+    image = new_image(Gimp.Precision.U8_NON_LINEAR)
+    source = add_layer(image, "photo")
+    before = pixels(source, "R'G'B'A u8")
+    expected = ["gRPC runtime does not load", f"impasto install-plugin gimp --python-version {CONFIG['gimp_python']}"]
+    stylize, _ = fail(MAIN, image, source, expected, style=CONFIG["style_path"])
+    train_message, _ = fail(TRAIN, image, source, expected, name="never", params=TRAIN_TINY)
+    check(pixels(source, "R'G'B'A u8") == before, "the source layer changed")
+    return stylize, {"stylize": stylize, "train": train_message}
+
+
+ON_REQUEST = {"runtime_missing": runtime_missing}
 ONLY = set(CONFIG.get("only") or ())
+for function in [ON_REQUEST[name] for name in sorted(ONLY & ON_REQUEST.keys())]:
+    scenario(function)
 for function in (
     registration,
     u8_rectangle_from_file,
@@ -676,6 +721,7 @@ for function in (
     dialog_ok_then_cancel,
     photo_style,
     remote_settings,
+    autostart,
     train_style_from_layer,
     train_style_from_file_good,
     train_bad_names,

@@ -177,10 +177,13 @@ def run_procedure(
     config: Gimp.ProcedureConfig,
 ) -> Gimp.Layer:
     """Runs one procedure call to the end and returns the new layer; raises Failure."""
-    from impasto_client import ImpastoError
-    from impasto_client.selections import plan_selections
+    try:
+        from impasto_client import ImpastoError
+        from impasto_client.selections import plan_selections
 
-    from . import pixels
+        from . import pixels
+    except ImportError as err:
+        raise runtime_failure(err) from None
 
     if len(drawables) != 1:
         raise Failure("select exactly one layer")
