@@ -5,6 +5,8 @@ its bar on content it never saw.
     PYTHONPATH=server:plugins/client python benchmarks/training.py quality [--models-dir DIR] [--size 256]
         [--contents FILE ...]
     PYTHONPATH=server:plugins/client python benchmarks/training.py decoders [--models-dir DIR] [--size 256]
+    PYTHONPATH=server:plugins/client python benchmarks/training.py adain [--models-dir DIR] [--size 512]
+        [--contents FILE ...] [--styles FILE ...]
 
 speed: every kind trains a few steps per precision, the precisions interleaved round by round so background load
 hits both alike; the first step of a run (warm-up) is dropped and the median of the rest reported.
@@ -14,7 +16,11 @@ quality: for each cin:NAME and fast:NAME model whose style picture is a bundled 
 model's Gram style distance within 2x of gatys's. Gram style distance: the mean over relu1_1…relu5_1 of
 ‖G(result) − G(style)‖ / ‖G(style)‖ (Grams normalised by C·H·W, the style picture at the result's longest side).
 decoders: each reconstruction decoder impasto trained (wct-reluN_1, swap-reluN_1) encodes and decodes each held-out
-photo through impasto's VGG19; the bar is PSNR >= 20 dB at relu3_1 and >= 16 dB at relu4_1.
+photo (all of mate-backgrounds' nature photos) through impasto's VGG19; the bar is PSNR >= 20 dB at relu3_1 and
+>= 16 dB at relu4_1, on the worst photo.
+adain: `adain` with the trained decoder against its optimisation fallback at its defaults, on held-out photos and
+style pictures (Debian wallpapers no decoder saw); the bar is both losses within 1.5x of the fallback's: the style's
+channel means and deviations at relu1_1…relu4_1, and relu4_1 against AdaIN's target, in the decoder's training units.
 
 The held-out contents default to mate-backgrounds' nature photos (`apt-get install mate-backgrounds`), which no
 shipped model was trained on (models/README.md lists the training photos).
@@ -46,7 +52,8 @@ from impasto.training.kinds import TRAINERS
 from impasto.training.loop import Hooks, TrainRequest, train
 
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
-HELD_OUT = sorted(Path("/usr/share/backgrounds/mate/nature").glob("*.jpg"))[:3]
+NATURE = sorted(Path("/usr/share/backgrounds/mate/nature").glob("*.jpg"))
+HELD_OUT = NATURE[:3]
 # Style pictures no decoder saw: Debian wallpapers outside the training set (models/README.md).
 HELD_OUT_STYLES = [
     p
@@ -160,8 +167,10 @@ def decoders(args: argparse.Namespace) -> None:
 
     if args.models_dir:
         os.environ["IMPASTO_MODELS_DIR"] = str(args.models_dir)
-    contents = [Path(c) for c in args.contents] or HELD_OUT
+    # Reconstruction is cheap: every held-out nature photo, so the worst one counts.
+    contents = [Path(c) for c in args.contents] or NATURE
     vgg = load_vgg19()
+    summary = []
     print(f"\n{cpu_model()}, {torch.get_num_threads()} threads; photos at {args.size} px\n")
     print("| decoder | photo | PSNR dB | seconds |\n| --- | --- | --- | --- |")
     for name in [f"{m}-{level}" for m in ("wct", "swap") for level in LEVELS]:
@@ -170,6 +179,7 @@ def decoders(args: argparse.Namespace) -> None:
             continue
         layer = name.split("-", 1)[1]
         decoder = load_trained_decoder(path, layer)
+        scores = []
         for photo in contents:
             image = load(photo, args.size)
             h, w = (side // 16 * 16 for side in image.shape[-2:])
@@ -179,7 +189,15 @@ def decoders(args: argparse.Namespace) -> None:
                 out = decoder(vgg(image, (layer,))[layer]).clamp(0, 1)
             seconds = time.perf_counter() - started
             mse = float((out[..., :h, :w] - image).square().mean())
-            print(f"| {name} | {photo.name} | {10 * np.log10(1 / mse):.2f} | {seconds:.2f} |")
+            scores.append(10 * np.log10(1 / mse))
+            print(f"| {name} | {photo.name} | {scores[-1]:.2f} | {seconds:.2f} |")
+        summary.append((name, statistics.median(scores), min(scores), len(scores)))
+    bars = {"relu3_1": 20.0, "relu4_1": 16.0}
+    print("\n| decoder | median PSNR dB | worst | photos | bar |\n| --- | --- | --- | --- | --- |")
+    for name, median, worst, count in summary:
+        bar = bars.get(name.split("-", 1)[1])
+        verdict = "—" if bar is None else f"≥ {bar:.0f}: {'met' if worst >= bar else 'missed'}"
+        print(f"| {name} | {median:.2f} | {worst:.2f} | {count} | {verdict} |")
 
 
 def adain_losses(vgg: torch.nn.Module, out: torch.Tensor, content: torch.Tensor, style: torch.Tensor) -> tuple:
