@@ -83,6 +83,8 @@ def speed(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(args.rounds):
             for kind, trainer in TRAINERS.items():
+                if args.kinds and kind not in args.kinds:
+                    continue
                 for precision in ("float32", "bfloat16"):
                     marks: list[float] = []
                     settings = {"size": args.size, "batch": args.batch, "steps": args.steps, "precision": precision}
@@ -94,7 +96,7 @@ def speed(args: argparse.Namespace) -> None:
                     times.setdefault((kind, precision), []).extend(np.diff(marks).tolist())
     print(f"\n{cpu_model()}, {torch.get_num_threads()} threads; {args.size} px crops, batch {args.batch}\n")
     print("| kind | s/step float32 | s/step bfloat16 | bf16 / fp32 |\n| --- | --- | --- | --- |")
-    for kind in TRAINERS:
+    for kind in [k for k in TRAINERS if not args.kinds or k in args.kinds]:
         fp32, bf16 = (statistics.median(times[kind, p]) for p in ("float32", "bfloat16"))
         print(f"| {kind} | {fp32:.2f} | {bf16:.2f} | {bf16 / fp32:.2f} |")
 
@@ -261,6 +263,7 @@ def main() -> None:
     s.add_argument("--batch", type=int, default=4)
     s.add_argument("--steps", type=int, default=4)
     s.add_argument("--rounds", type=int, default=2)
+    s.add_argument("--kinds", nargs="*", default=[], help="only these kinds (default: all)")
     q = sub.add_parser("quality")
     q.add_argument("--models-dir", type=Path)
     q.add_argument("--size", type=int, default=256)
