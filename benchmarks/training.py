@@ -11,9 +11,10 @@ its bar on content it never saw.
 speed: every kind trains a few steps per precision, the precisions interleaved round by round so background load
 hits both alike; the first step of a run (warm-up) is dropped and the median of the rest reported.
 
-quality: for each cin:NAME and fast:NAME model whose style picture is a bundled sample of that NAME (or given with
---style NAME=FILE), the model and `gatys` at its defaults stylize each content at the same size; the bar is the
-model's Gram style distance within 2x of gatys's. Gram style distance: the mean over relu1_1…relu5_1 of
+quality: for each cin:NAME, fast:NAME and texture:NAME model whose style picture is a bundled sample of that NAME
+(or given with --style NAME=FILE), the model and `gatys` at its defaults stylize each content at the same size (a
+texture network's sample against texture synthesis by optimisation, on no content); the bar is the model's Gram
+style distance within 2x of the optimisation's. Gram style distance: the mean over relu1_1…relu5_1 of
 ‖G(result) − G(style)‖ / ‖G(style)‖ (Grams normalised by C·H·W, the style picture at the result's longest side).
 decoders: each reconstruction decoder impasto trained (wct-reluN_1, swap-reluN_1) encodes and decodes each held-out
 photo (all of mate-backgrounds' nature photos) through impasto's VGG19; the bar is PSNR >= 20 dB at relu3_1 and
@@ -45,6 +46,7 @@ from impasto.methods.base import BuiltinStyle, JobContext, LRUCache, MethodInput
 from impasto.methods.cin import Cin
 from impasto.methods.fast import Fast
 from impasto.methods.gatys import Gatys
+from impasto.methods.texture import Texture
 from impasto.networks.vgg import load_vgg19
 from impasto.runtime.allocator import keep_freed_memory
 from impasto.samples import SAMPLES
@@ -128,12 +130,19 @@ def quality(args: argparse.Namespace) -> None:
     rows = []
     for method in (Cin(), Fast()):
         for entry in method.builtin_styles():
-            if ":" not in entry.id or entry.id.startswith("cin26:"):
+            if ":" not in entry.id or entry.id.startswith("cin26:") or not wanted(entry.id, args.only):
                 continue
             picture = pictures.get(entry.name, SAMPLES / f"{entry.name}.png")
             if not picture.is_file():
                 continue
             rows += measure(method, entry, picture, contents, args.size, vgg, gatys, params, models)
+    texture, diversity = Texture(), []
+    for entry in [e for e in texture.builtin_styles() if wanted(e.id, args.only)]:
+        picture = pictures.get(entry.name, SAMPLES / f"{entry.name}.png")
+        if picture.is_file():
+            row, spread = measure_texture(texture, entry, picture, args.size, vgg, models)
+            rows.append(row)
+            diversity.append((entry.id, spread))
     print(f"\n{cpu_model()}, {torch.get_num_threads()} threads; contents at {args.size} px: "
           f"{', '.join(c.name for c in contents)}\n")  # fmt: skip
     print("| model | content | model s | gatys s | Gram distance model | gatys | model / gatys | bar ≤ 2 |")
@@ -142,6 +151,35 @@ def quality(args: argparse.Namespace) -> None:
         figures = (f"{model_s:.2f}", f"{gatys_s:.1f}", f"{ours:.3f}", f"{theirs:.3f}", f"{ratio:.2f}")
         cells = (model, content, *figures, "yes" if ratio <= 2 else "no")
         print("| " + " | ".join(cells) + " |")
+    if diversity:
+        print("\ntexture: the gatys column is texture synthesis by optimisation (`texture` with the picture itself).")
+        print("Seed 0 against seed 1, mean absolute difference in grey levels (0 would be one texture for all seeds):")
+        for model, spread in diversity:
+            print(f"- {model}: {spread:.1f}")
+
+
+def wanted(model: str, only: list[str]) -> bool:
+    return not only or any(model == o or model.startswith(o + ":") for o in only)
+
+
+def measure_texture(texture: Texture, entry: BuiltinStyle, picture: Path, size: int, vgg, models) -> tuple:
+    """A texture network's sample (seed 0) and texture synthesis by optimisation at the method's defaults, both
+    size x size, against the picture; and how far seed 1's sample lies from seed 0's."""
+    style, blank = load(picture, 512), torch.zeros(1, 3, size, size)
+    own = {p.name: p.default for p in texture.params} | {"size": size}
+    samples, started = [], time.perf_counter()
+    for seed in (0, 1):
+        ctx = JobContext(torch.device("cpu"), models, LRUCache())
+        job = MethodInput(blank, [StyleSource(1.0, builtin=entry.id)], own | {"seed": seed})
+        samples.append(texture.run(job, ctx))
+    model_s = (time.perf_counter() - started) / 2
+    started = time.perf_counter()
+    ctx = JobContext(torch.device("cpu"), models, LRUCache())
+    reference = texture.run(MethodInput(blank, [StyleSource(1.0, style, key=str(picture))], own), ctx)
+    synthesis_s = time.perf_counter() - started
+    ours, theirs = style_distance(vgg, samples[0], style), style_distance(vgg, reference, style)
+    spread = float((samples[0] - samples[1]).abs().mean()) * 255
+    return (entry.id, "noise", model_s, synthesis_s, ours, theirs, ours / theirs), spread
 
 
 def measure(method, entry: BuiltinStyle, picture: Path, contents, size, vgg, gatys, params, models) -> list:
@@ -269,6 +307,7 @@ def main() -> None:
     q.add_argument("--size", type=int, default=256)
     q.add_argument("--contents", nargs="*", default=[])
     q.add_argument("--style", action="append", default=[], metavar="NAME=FILE")
+    q.add_argument("--only", nargs="*", default=[], help="only these models or kinds: fast:swirls, texture, ...")
     d = sub.add_parser("decoders")
     d.add_argument("--models-dir", type=Path)
     d.add_argument("--size", type=int, default=256)

@@ -22,6 +22,12 @@ def test_models_ship() -> None:
     assert SHIPPED, "the manifest lists no model trained by impasto"
 
 
+def test_the_shipped_weights_fit_the_wheel_budget() -> None:
+    """Every model impasto ships rides in the wheel: together at most 40 MB (the training issue's budget)."""
+    total = sum((trained.shipped_dir() / e.path).stat().st_size for e in SHIPPED)
+    assert total <= 40_000_000, f"{total / 1e6:.1f} MB of shipped weights"
+
+
 STYLES = [e for e in SHIPPED if Path(e.path).parent.as_posix() != TRAINED_KIND]
 DECODERS = [e for e in SHIPPED if Path(e.path).parent.as_posix() == TRAINED_KIND]
 # What makes each method decode with nothing but the shipped decoder at its level (`network` refuses otherwise).
