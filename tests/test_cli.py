@@ -65,6 +65,17 @@ def test_stylize_with_the_daemon(files, daemon, tmp_path: Path) -> None:
     assert np.array_equal(result[:10], scene(40, 56)[:10])
 
 
+def test_quiet_prints_nothing_but_errors(files, daemon, tmp_path: Path) -> None:
+    """Into a pipe (a log), progress comes as a line every 10 s and the last step's line; --quiet: only errors."""
+    common = [str(files["content"]), "--style", str(files["style"]), "--size", "40", "--steps", "3"]
+    common += ["--set", "coarse_steps=0", "--server", daemon.address]
+    talking = impasto("stylize", *common, "-o", str(tmp_path / "a.png"))
+    assert talking.returncode == 0 and "3/3" in talking.stderr, talking.stderr
+    quiet = impasto("stylize", *common, "-o", str(tmp_path / "b.png"), "--quiet")
+    assert quiet.returncode == 0 and quiet.stderr == quiet.stdout == "", quiet.stderr
+    assert (tmp_path / "b.png").is_file()
+
+
 def test_stylize_without_a_daemon_runs_one_in_process(files, tmp_path: Path) -> None:
     out = tmp_path / "out.png"
     done = impasto(

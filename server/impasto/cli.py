@@ -90,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     stylize.add_argument("--preview-every", type=int, default=0, help=argparse.SUPPRESS)
     stylize.add_argument("-o", "--output", required=True)
     _connection_arguments(stylize)
-    stylize.add_argument("--quiet", action="store_true", help="no progress bar")
+    stylize.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
     train = sub.add_parser("train", help="teach impasto a new real-time style from your own picture")
     train.add_argument("kind", help="what to train: cin-style, fast, adain-decoder, … (see 'impasto trainers')")
@@ -229,8 +229,11 @@ def parse_params(args: argparse.Namespace) -> dict[str, str | int]:
 
 
 class ProgressBar:
+    """A bar redrawn in place on a terminal; into a log or a pipe a line every 10 s; with --quiet, nothing."""
+
     def __init__(self, quiet: bool) -> None:
-        self.quiet = quiet or not sys.stderr.isatty()
+        self.quiet = quiet
+        self.in_place = sys.stderr.isatty()
         self.last_line = 0.0
 
     def __call__(self, event: StylizeEvent) -> None:
@@ -242,8 +245,10 @@ class ProgressBar:
             self._show(f"[{bar:<30}] {frac:4.0%} {event.stage} {event.step}/{event.total}", event.step == event.total)
 
     def _show(self, text: str, force: bool = False) -> None:
-        now = time.monotonic()
         if self.quiet:
+            return
+        now = time.monotonic()
+        if not self.in_place:
             if force or now - self.last_line > 10:
                 print(text, file=sys.stderr, flush=True)
                 self.last_line = now
@@ -251,7 +256,7 @@ class ProgressBar:
         print(f"\r{text[:100]:<100}", end="", file=sys.stderr, flush=True)
 
     def done(self) -> None:
-        if not self.quiet:
+        if not self.quiet and self.in_place:
             print(file=sys.stderr)
 
 
@@ -300,7 +305,8 @@ def cmd_stylize(args: argparse.Namespace) -> int:
             write_image(image, path)
         except OSError as err:
             raise UsageError(f"-o {path}: cannot write it ({err.strerror or err})") from None
-        print(f"wrote {path}", file=sys.stderr)
+        if not args.quiet:
+            print(f"wrote {path}", file=sys.stderr)
     return 0
 
 
