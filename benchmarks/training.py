@@ -132,6 +132,13 @@ def quality(args: argparse.Namespace) -> None:
     gatys = Gatys()
     params = {p.name: p.default for p in gatys.params} | {"size": args.size}
     rows = []
+    if args.references_only:
+        for name in args.references_only:
+            for path in contents:
+                picture = pictures.get(name, SAMPLES / f"{name}.png")
+                _, seconds = gatys_reference(gatys, path, picture, args.size, params, models, args.cache)
+                print(f"{path.name} {name}: {seconds:.0f} s", flush=True)
+        return
     for method in (Cin(), Fast()):
         for entry in method.builtin_styles():
             if ":" not in entry.id or entry.id.startswith("cin26:") or not wanted(entry.id, args.only):
@@ -139,7 +146,7 @@ def quality(args: argparse.Namespace) -> None:
             picture = pictures.get(entry.name, SAMPLES / f"{entry.name}.png")
             if not picture.is_file():
                 continue
-            rows += measure(method, entry, picture, contents, args.size, vgg, gatys, params, models)
+            rows += measure(method, entry, picture, contents, args.size, vgg, gatys, params, models, args.cache)
     texture, diversity = Texture(), []
     for entry in [e for e in texture.builtin_styles() if wanted(e.id, args.only)]:
         picture = pictures.get(entry.name, SAMPLES / f"{entry.name}.png")
@@ -186,7 +193,26 @@ def measure_texture(texture: Texture, entry: BuiltinStyle, picture: Path, size: 
     return (entry.id, "noise", model_s, synthesis_s, ours, theirs, ours / theirs), spread
 
 
-def measure(method, entry: BuiltinStyle, picture: Path, contents, size, vgg, gatys, params, models) -> list:
+def gatys_reference(gatys, content_path: Path, picture: Path, size: int, params, models, cache: Path | None):
+    """`gatys` at its defaults on the pair, and its seconds; from `cache` when an earlier run left it there (the
+    reference does not depend on the model judged, and costs minutes on a CPU)."""
+    saved = cache / f"{content_path.stem}--{picture.stem}--{size}.pt" if cache else None
+    if saved is not None and saved.is_file():
+        found = torch.load(saved, weights_only=True)
+        if found["params"] == repr(sorted(params.items())):
+            return found["image"], found["seconds"]
+    content, style = load(content_path, size), load(picture, 512)
+    ctx = JobContext(torch.device("cpu"), models, LRUCache())
+    started = time.perf_counter()
+    reference = gatys.run(MethodInput(content, [StyleSource(1.0, style, key=str(picture))], params), ctx)
+    seconds = time.perf_counter() - started
+    if saved is not None:
+        saved.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"image": reference, "seconds": seconds, "params": repr(sorted(params.items()))}, saved)
+    return reference, seconds
+
+
+def measure(method, entry: BuiltinStyle, picture: Path, contents, size, vgg, gatys, params, models, cache) -> list:
     style = load(picture, 512)
     rows = []
     for path in contents:
@@ -196,9 +222,7 @@ def measure(method, entry: BuiltinStyle, picture: Path, contents, size, vgg, gat
         started = time.perf_counter()
         out = method.run(MethodInput(content, [StyleSource(1.0, builtin=entry.id)], own), ctx)
         model_s = time.perf_counter() - started
-        started = time.perf_counter()
-        reference = gatys.run(MethodInput(content, [StyleSource(1.0, style, key=str(picture))], params), ctx)
-        gatys_s = time.perf_counter() - started
+        reference, gatys_s = gatys_reference(gatys, path, picture, size, params, models, cache)
         ours, theirs = style_distance(vgg, out, style), style_distance(vgg, reference, style)
         rows.append((entry.id, path.name, model_s, gatys_s, ours, theirs, ours / theirs))
     return rows
@@ -355,6 +379,8 @@ def main() -> None:
     q.add_argument("--contents", nargs="*", default=[])
     q.add_argument("--style", action="append", default=[], metavar="NAME=FILE")
     q.add_argument("--only", nargs="*", default=[], help="only these models or kinds: fast:swirls, texture, ...")
+    q.add_argument("--cache", type=Path, help="keep gatys's results here and use them again")
+    q.add_argument("--references-only", nargs="*", metavar="STYLE", help="only compute gatys for these styles")
     d = sub.add_parser("decoders")
     d.add_argument("--models-dir", type=Path)
     d.add_argument("--size", type=int, default=256)
