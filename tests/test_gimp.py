@@ -280,7 +280,8 @@ def _run_gimp(
             "#!/bin/sh\n# Stands in for `impasto` in the chroot, which has no torch: the test starts the real daemon\n"
             "# with these arguments outside, and this lives until the test ends.\n"
             f'echo "$@" > {inside}/daemon-request\n'
-            f"i=0; while [ ! -e {inside}/daemon-stop ] && [ $i -lt 600 ]; do sleep 0.5; i=$((i + 1)); done\n"
+            f"i=0; while [ -d {inside} ] && [ ! -e {inside}/daemon-stop ] && [ $i -lt 600 ]; do\n"
+            "  sleep 0.5; i=$((i + 1))\ndone\n"
         )
         launcher.chmod(0o755)
         for credential in (tls_daemon.ca, tls_daemon.token, tls_daemon.wrong_token):
