@@ -345,9 +345,10 @@ def shipped(args: argparse.Namespace) -> None:
     print("| --- | --- | --- | --- | --- | --- |")
     for size in args.sizes:
         content, style = load(content_path, size), load(style_path, size)
-        cases = [(m, "auto") for m in (AdaIN(), WCT(), Swap())] + [(Arbitrary(), "")]
+        methods = [m for m in (AdaIN(), WCT(), Swap()) if not args.methods or m.name in args.methods]
+        cases = [(m, "auto") for m in methods] + [(Arbitrary(), "")]
         if size in args.optimise_sizes:
-            cases += [(m, "optimise") for m in (AdaIN(), WCT(), Swap())]
+            cases += [(m, "optimise") for m in methods]
         for method, decoder in cases:
             params = {p.name: p.default for p in method.params}
             params |= {"size": size} if "size" in params else {}
@@ -394,6 +395,7 @@ def main() -> None:
     h.add_argument("--sizes", type=int, nargs="*", default=[512, 1024])
     h.add_argument("--optimise-sizes", type=int, nargs="*", default=[512])
     h.add_argument("--runs", type=int, default=3)
+    h.add_argument("--methods", nargs="*", default=[], help="only these of adain, wct and swap")
     h.add_argument("--content")
     h.add_argument("--style")
     args = parser.parse_args()
