@@ -34,6 +34,7 @@ shipped model was trained on (models/README.md lists the training photos).
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import tempfile
@@ -73,6 +74,24 @@ ADAIN_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 def cpu_model() -> str:
     out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
     return next((line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name")), "?")
+
+
+def use_models_dir(folder: Path | None) -> None:
+    """Trained models are looked up in this folder first (as `impasto serve --models-dir`), else the shipped ones."""
+    if folder:
+        os.environ["IMPASTO_MODELS_DIR"] = str(folder)
+
+
+def timed_run(method, content: torch.Tensor, sources: list, params: dict, models: LRUCache, runs: int = 1) -> tuple:
+    """`method` on one job as the daemon runs it (a fresh job context, the model cache shared): the last result and
+    the median seconds over `runs`."""
+    times = []
+    for _ in range(runs):
+        ctx = JobContext(torch.device("cpu"), models, LRUCache())
+        started = time.perf_counter()
+        out = method.run(MethodInput(content, sources, params), ctx)
+        times.append(time.perf_counter() - started)
+    return out, statistics.median(times)
 
 
 def load(path: Path, longest: int) -> torch.Tensor:
@@ -119,10 +138,7 @@ def style_distance(vgg: torch.nn.Module, image: torch.Tensor, style: torch.Tenso
 
 
 def quality(args: argparse.Namespace) -> None:
-    import os
-
-    if args.models_dir:
-        os.environ["IMPASTO_MODELS_DIR"] = str(args.models_dir)
+    use_models_dir(args.models_dir)
     pictures = {name: Path(path) for name, path in (s.split("=", 1) for s in args.style)}
     contents = [Path(c) for c in args.contents] or HELD_OUT
     if not contents:
@@ -178,16 +194,9 @@ def measure_texture(texture: Texture, entry: BuiltinStyle, picture: Path, size: 
     size x size, against the picture; and how far seed 1's sample lies from seed 0's."""
     style, blank = load(picture, 512), torch.zeros(1, 3, size, size)
     own = {p.name: p.default for p in texture.params} | {"size": size}
-    samples, started = [], time.perf_counter()
-    for seed in (0, 1):
-        ctx = JobContext(torch.device("cpu"), models, LRUCache())
-        job = MethodInput(blank, [StyleSource(1.0, builtin=entry.id)], own | {"seed": seed})
-        samples.append(texture.run(job, ctx))
-    model_s = (time.perf_counter() - started) / 2
-    started = time.perf_counter()
-    ctx = JobContext(torch.device("cpu"), models, LRUCache())
-    reference = texture.run(MethodInput(blank, [StyleSource(1.0, style, key=str(picture))], own), ctx)
-    synthesis_s = time.perf_counter() - started
+    runs = [timed_run(texture, blank, [StyleSource(1.0, builtin=entry.id)], own | {"seed": s}, models) for s in (0, 1)]
+    samples, model_s = [out for out, _ in runs], statistics.mean(seconds for _, seconds in runs)
+    reference, synthesis_s = timed_run(texture, blank, [StyleSource(1.0, style, key=str(picture))], own, models)
     ours, theirs = style_distance(vgg, samples[0], style), style_distance(vgg, reference, style)
     spread = float((samples[0] - samples[1]).abs().mean()) * 255
     return (entry.id, "noise", model_s, synthesis_s, ours, theirs, ours / theirs), spread
@@ -202,10 +211,7 @@ def gatys_reference(gatys, content_path: Path, picture: Path, size: int, params,
         if found["params"] == repr(sorted(params.items())):
             return found["image"], found["seconds"]
     content, style = load(content_path, size), load(picture, 512)
-    ctx = JobContext(torch.device("cpu"), models, LRUCache())
-    started = time.perf_counter()
-    reference = gatys.run(MethodInput(content, [StyleSource(1.0, style, key=str(picture))], params), ctx)
-    seconds = time.perf_counter() - started
+    reference, seconds = timed_run(gatys, content, [StyleSource(1.0, style, key=str(picture))], params, models)
     if saved is not None:
         saved.parent.mkdir(parents=True, exist_ok=True)
         torch.save({"image": reference, "seconds": seconds, "params": repr(sorted(params.items()))}, saved)
@@ -217,11 +223,8 @@ def measure(method, entry: BuiltinStyle, picture: Path, contents, size, vgg, gat
     rows = []
     for path in contents:
         content = load(path, size)
-        ctx = JobContext(torch.device("cpu"), models, LRUCache())
         own = {p.name: p.default for p in method.params}
-        started = time.perf_counter()
-        out = method.run(MethodInput(content, [StyleSource(1.0, builtin=entry.id)], own), ctx)
-        model_s = time.perf_counter() - started
+        out, model_s = timed_run(method, content, [StyleSource(1.0, builtin=entry.id)], own, models)
         reference, gatys_s = gatys_reference(gatys, path, picture, size, params, models, cache)
         ours, theirs = style_distance(vgg, out, style), style_distance(vgg, reference, style)
         rows.append((entry.id, path.name, model_s, gatys_s, ours, theirs, ours / theirs))
@@ -229,12 +232,9 @@ def measure(method, entry: BuiltinStyle, picture: Path, contents, size, vgg, gat
 
 
 def decoders(args: argparse.Namespace) -> None:
-    import os
-
     from impasto.networks.decoders import LEVELS, load_trained_decoder, trained_decoder
 
-    if args.models_dir:
-        os.environ["IMPASTO_MODELS_DIR"] = str(args.models_dir)
+    use_models_dir(args.models_dir)
     # Reconstruction is cheap: every held-out nature photo, so the worst one counts.
     contents = [Path(c) for c in args.contents] or NATURE
     vgg = load_vgg19()
@@ -286,12 +286,9 @@ def adain_losses(vgg: torch.nn.Module, out: torch.Tensor, content: torch.Tensor,
 
 
 def adain_bar(args: argparse.Namespace) -> None:
-    import os
-
     from impasto.methods.adain import AdaIN
 
-    if args.models_dir:
-        os.environ["IMPASTO_MODELS_DIR"] = str(args.models_dir)
+    use_models_dir(args.models_dir)
     contents = [Path(c) for c in args.contents] or HELD_OUT[:2]
     styles = [Path(s) for s in args.styles] or HELD_OUT_STYLES
     vgg, method, models = load_vgg19(), AdaIN(), LRUCache()
@@ -305,16 +302,11 @@ def adain_bar(args: argparse.Namespace) -> None:
         for style_path in styles:
             style = load(style_path, args.size)
             figures = {}
+            sources = [StyleSource(1.0, style, key=str(style_path))]
             for decoder in ("network", "optimise"):
-                times = []
-                for _ in range(3 if decoder == "network" else 1):
-                    ctx = JobContext(torch.device("cpu"), models, LRUCache())
-                    sources = [StyleSource(1.0, style, key=str(style_path))]
-                    job = MethodInput(content, sources, defaults | {"decoder": decoder})
-                    started = time.perf_counter()
-                    out = method.run(job, ctx)
-                    times.append(time.perf_counter() - started)
-                figures[decoder] = (statistics.median(times), *adain_losses(vgg, out, content, style))
+                runs = 3 if decoder == "network" else 1
+                out, seconds = timed_run(method, content, sources, defaults | {"decoder": decoder}, models, runs)
+                figures[decoder] = (seconds, *adain_losses(vgg, out, content, style))
             (ds, dc, dst), (fs, fc, fst) = figures["network"], figures["optimise"]
             bar = "yes" if dc <= 1.5 * fc and dst <= 1.5 * fst else "no"
             print(f"| {content_path.name} | {style_path.name} | {ds:.2f} | {fs:.1f} | {dc:.4f} | {fc:.4f} | "
@@ -353,15 +345,12 @@ def shipped(args: argparse.Namespace) -> None:
             params = {p.name: p.default for p in method.params}
             params |= {"size": size} if "size" in params else {}
             params |= {"decoder": decoder} if decoder else {}
-            times = []
-            for _ in range(args.runs if decoder != "optimise" else 1):
-                ctx = JobContext(torch.device("cpu"), models, LRUCache())
-                started = time.perf_counter()
-                out = method.run(MethodInput(content, [StyleSource(1.0, style, key=str(style_path))], params), ctx)
-                times.append(time.perf_counter() - started)
+            runs = args.runs if decoder != "optimise" else 1
+            sources = [StyleSource(1.0, style, key=str(style_path))]
+            out, seconds = timed_run(method, content, sources, params, models, runs)
             out = resize(out, *content.shape[-2:]).clamp(0, 1)
             style_d, content_d = style_distance(vgg, out, style), content_distance(vgg, out, content)
-            print(f"| {method.name} | {decoder or 'network'} | {size} | {statistics.median(times):.2f} | "
+            print(f"| {method.name} | {decoder or 'network'} | {size} | {seconds:.2f} | "
                   f"{style_d:.3f} | {content_d:.3f} |", flush=True)  # fmt: skip
 
 
