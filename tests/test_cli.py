@@ -68,7 +68,7 @@ def test_stylize_with_the_daemon(files, daemon, tmp_path: Path) -> None:
 def test_quiet_prints_nothing_but_errors(files, daemon, tmp_path: Path) -> None:
     """Into a pipe (a log), progress comes as a line every 10 s and the last step's line; --quiet: only errors."""
     common = [str(files["content"]), "--style", str(files["style"]), "--size", "40", "--steps", "3"]
-    common += ["--set", "coarse_steps=0", "--server", daemon.address]
+    common += ["--set", "coarse_steps=0", "--set", "detail=fast", "--server", daemon.address]
     talking = impasto("stylize", *common, "-o", str(tmp_path / "a.png"))
     assert talking.returncode == 0 and "3/3" in talking.stderr, talking.stderr
     quiet = impasto("stylize", *common, "-o", str(tmp_path / "b.png"), "--quiet")

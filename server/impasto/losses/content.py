@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import torch
 import torch.nn.functional as F
@@ -17,3 +17,14 @@ class ContentLoss:
         return sum(
             weight * F.mse_loss(features[layer], self.targets[layer]) for layer, weight in self.layer_weights.items()
         )
+
+    def part(self, features: Mapping[str, torch.Tensor], window: Callable[[str], tuple[slice, slice]]) -> torch.Tensor:
+        """This loss's share from a tile: `features` of the positions window(layer) of the whole targets. The
+        shares of a picture's tiles add up to the whole picture's loss."""
+        total = torch.zeros(())
+        for layer, weight in self.layer_weights.items():
+            target = self.targets[layer]
+            rows, cols = window(layer)
+            error = (features[layer] - target[..., rows, cols]).square().sum()
+            total = total + weight * error / target.numel()
+        return total

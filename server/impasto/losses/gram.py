@@ -36,4 +36,23 @@ class Gram:
         return sum(w * t for t, w in zip(targets, weights, strict=True))
 
     def loss(self, features: torch.Tensor, guide: torch.Tensor | None, target: torch.Tensor) -> torch.Tensor:
-        return F.mse_loss(gram_matrix(features, guide), target)
+        return self.distance(gram_matrix(features, guide), target)
+
+    def distance(self, own: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return F.mse_loss(own, target)
+
+    def partial_sums(self, features: torch.Tensor, guide: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """gram_matrix's numerator and Σ guide² over some of the positions (guide already at the features' size):
+        sums over tiles add up to the whole picture's."""
+        _, c, h, w = features.shape
+        flat = features[0].permute(1, 2, 0).reshape(h * w, c)
+        if guide is None:
+            return flat.t() @ flat, flat.new_tensor(float(h * w))
+        g = guide.reshape(h * w, 1)
+        weighted = flat * g
+        return weighted.t() @ weighted, g.square().sum()
+
+    def from_sums(self, sums: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        """target() from the whole picture's partial_sums."""
+        products, weight = sums
+        return products / (products.shape[0] * weight.clamp_min(1e-8))

@@ -8,7 +8,7 @@ of them, so it lives here once and every optimisation method gets every statisti
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -41,6 +41,22 @@ class Statistic(Protocol):
         ...
 
 
+class AdditiveStatistic(Statistic, Protocol):
+    """A statistic that is a function of sums over positions, so it can be gathered from tiles."""
+
+    def partial_sums(self, features: torch.Tensor, guide: torch.Tensor | None) -> tuple[torch.Tensor, ...]:
+        """The sums over these positions (guide already at the features' size)."""
+        ...
+
+    def from_sums(self, sums: tuple[torch.Tensor, ...]) -> Any:
+        """The statistic, as target() gives it, from the sums over all positions."""
+        ...
+
+    def distance(self, own: Any, target: Any) -> torch.Tensor:
+        """loss() between two statistics."""
+        ...
+
+
 STATISTICS: dict[str, Callable[[], Statistic]] = {
     "gram": Gram,
     "mmd": gaussian_mmd,
@@ -54,6 +70,11 @@ STATISTICS: dict[str, Callable[[], Statistic]] = {
 def parse_style_loss(spec: str, name: str = "style_loss") -> dict[str, float]:
     """'gram' or 'gram:1,histogram:0.5' → {statistic: weight}."""
     return parse_weighted(spec, name, STATISTICS, f"a style loss (choose from {', '.join(STATISTICS)})")
+
+
+def additive(statistics: Iterable[str]) -> bool:
+    """Whether each of these statistics is a function of sums over positions, so its loss can be taken in tiles."""
+    return all(hasattr(STATISTICS[kind](), "partial_sums") for kind in statistics)
 
 
 @dataclass
@@ -80,13 +101,30 @@ def style_targets(
     targets: dict[tuple[str, int, str], Any] = {}
     with torch.no_grad():
         for layer, f in features.items():
-            for r, guide in enumerate(region_guides(guides, regions)):
-                g = None if guide is None else resize_guide(guide, tuple(f.shape[-2:]))
-                if g is not None and float(g.sum()) < 1e-6:
-                    g = None  # the style lacks this region after all: fall back to the whole style
+            for r, g in enumerate(style_guides_at(guides, regions, tuple(f.shape[-2:]))):
                 for kind, stat in statistics.items():
                     targets[layer, r, kind] = stat.target(f.float(), g)
     return targets
+
+
+def style_guides_at(guides: torch.Tensor | None, regions: int, size: tuple[int, int]) -> list[torch.Tensor | None]:
+    """Each region's guide over a style's features of this size; None (the whole style) for a region the style
+    lacks after all."""
+    out = []
+    for guide in region_guides(guides, regions):
+        g = None if guide is None else resize_guide(guide, size)
+        out.append(None if g is not None and float(g.sum()) < 1e-6 else g)
+    return out
+
+
+Key = tuple[str, int, str]  # (layer, region, statistic)
+# Brings a content guide ([1,1,H,W] at the picture's size) to the positions of one layer's features.
+GuidePlacer = Callable[[torch.Tensor, str, torch.Tensor], torch.Tensor]
+
+
+def resize_to(guide: torch.Tensor, layer: str, features: torch.Tensor) -> torch.Tensor:
+    """The guide over the whole of these features."""
+    return resize_guide(guide, tuple(features.shape[-2:]))
 
 
 class StyleLoss:
@@ -128,12 +166,38 @@ class StyleLoss:
             for kind, stat in self.stats.items()
         }
 
-    def __call__(self, features: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    def __call__(self, features: Mapping[str, torch.Tensor], place: GuidePlacer = resize_to) -> torch.Tensor:
         total = features[next(iter(self.layer_weights))].new_zeros(())
+        for key, weight, stat, f, g in self._terms(features, place):
+            total = total + weight * stat.loss(f, g, self.targets[key])
+        return total
+
+    @property
+    def additive(self) -> bool:
+        return additive(self.stats)
+
+    def partial_sums(self, features: Mapping[str, torch.Tensor], place: GuidePlacer) -> dict[Key, tuple]:
+        """Each term's sums over the positions of `features` (a tile: `place` crops the guides to it); summed over
+        the tiles of a picture, from_sums turns them into the whole picture's loss."""
+        return {key: stat.partial_sums(f, g) for key, _, stat, f, g in self._terms(features, place)}
+
+    def from_sums(self, sums: Mapping[Key, tuple]) -> torch.Tensor:
+        """The loss from the whole picture's partial_sums (equal to calling this on the whole picture's features)."""
+        total = torch.zeros((), dtype=torch.float64)
+        for r, _, share in self.regions:
+            for layer, lw in self.layer_weights.items():
+                for kind, stat in self.stats.items():
+                    key = (layer, r, kind)
+                    own = stat.from_sums(sums[key])
+                    total = total + share * lw * self.stat_weights[kind] * stat.distance(own, self.targets[key])
+        return total.float()
+
+    def _terms(
+        self, features: Mapping[str, torch.Tensor], place: GuidePlacer
+    ) -> Iterator[tuple[Key, float, Statistic, torch.Tensor, torch.Tensor | None]]:
         for r, guide, share in self.regions:
             for layer, lw in self.layer_weights.items():
                 f = features[layer]
-                g = None if guide is None else resize_guide(guide, tuple(f.shape[-2:]))
+                g = None if guide is None else place(guide, layer, f)
                 for kind, stat in self.stats.items():
-                    total = total + share * lw * self.stat_weights[kind] * stat.loss(f, g, self.targets[layer, r, kind])
-        return total
+                    yield (layer, r, kind), share * lw * self.stat_weights[kind], stat, f, g

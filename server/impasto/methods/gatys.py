@@ -9,16 +9,52 @@ import torch
 from ..imaging.resample import fit_longest_side, resize
 from ..losses.content import ContentLoss
 from ..losses.perceptual import WEIGHT_PARAMS
-from ..losses.style import STATISTICS, StyleLoss, parse_style_loss, style_targets
+from ..losses.style import STATISTICS, StyleLoss, additive, parse_style_loss, style_targets
 from ..losses.tv import total_variation
+from ..networks import vgg_tiles
 from ..networks.vgg import LAYER_NAMES, VGG19, load_vgg19, parse_layers
-from ..optim.pyramid import Level, optimise_levels, pyramid
+from ..networks.vgg_tiles import BACKWARD_BYTES_PER_PIXEL, FORWARD_BYTES_PER_PIXEL
+from ..optim.pyramid import Level, detail_levels, optimise_levels, pyramid
+from ..optim.tiled_objective import TiledObjective, tiled_style_targets
 from ..params import Param, ParamError, Scalar
 from ..runtime import precision
+from ..runtime.memory import available_bytes
 from .base import JobContext, Method, MethodInput, Regions, StyleSource
 
 # Peak bytes per working pixel for a forward+backward pass to relu5_1 (measured, rounded up).
-BYTES_PER_PIXEL = 6000
+BYTES_PER_PIXEL = BACKWARD_BYTES_PER_PIXEL
+# Above the working size (detail fine or full) a level runs VGG19 in tiles once one pass would take more than this,
+# or than a third of the memory free: what the rest of a 4096 px job holds (the picture, its gradient, the
+# optimiser's copies, the content's features: LEVEL_BYTES_PER_PIXEL) leaves room for one such pass under 4 GB.
+PASS_BYTES = 1 << 30
+# With detail "fine", the deepest layer matched above the working size: relu3_1 sees 21 pixels across.
+FINE_DEPTH = LAYER_NAMES.index("relu3_1")
+# What a full-size level holds besides its VGG19 pass, per pixel: a dozen float32 RGB copies of the picture (the
+# layer, the level's content, the picture, its gradient, the optimiser's copies and two L-BFGS pairs) and the content's
+# relu4_2 features (32 bytes); rounded up.
+LEVEL_BYTES_PER_PIXEL = 200
+
+DETAIL_PARAMS = (
+    Param(
+        "detail",
+        "choice",
+        "fine",
+        "fast: work at 'size' and enlarge the result to the layer; fine: go on refining the style's fine layers, "
+        "coarse to fine, up to the layer's own size, so strokes stay sharp on a big canvas; full: refine every layer "
+        "and the content up to the layer's size (slowest, for a GPU)",
+        choices=("fast", "fine", "full"),
+    ),
+    Param("detail_steps", "int", 10, "With detail fine or full: steps at each level above 'size'", 1, 10000),
+    Param(
+        "tile",
+        "int",
+        0,
+        "Side of the tiles VGG19 runs in (0 = automatic: tiles only for levels above 'size' too large for one "
+        "pass, sized to the memory free); tiles give the same result as one pass, only speed and memory differ",
+        0,
+        16384,
+    ),
+)
 
 
 # The optimiser's controls, shared by every method that optimises pixels through VGG19.
@@ -75,6 +111,30 @@ def content_guides(regions: Regions | None, mask: torch.Tensor | None, size: tup
     return guides
 
 
+def pass_budget(device: torch.device) -> int:
+    """The bytes one VGG19 pass above the working size may take: PASS_BYTES, or a third of the memory free."""
+    free = available_bytes(device)
+    return PASS_BYTES if free is None else min(PASS_BYTES, free // 3)
+
+
+def one_pass(size: tuple[int, int], work: tuple[int, int], tile: int, device: torch.device) -> bool:
+    """Whether a level runs VGG19 whole: within `tile` where it is set; else at or below the working size (which the
+    job's estimate let run whole), or where the pass fits pass_budget."""
+    if tile:
+        return max(size) <= tile
+    area = size[0] * size[1]
+    return area <= work[0] * work[1] or BACKWARD_BYTES_PER_PIXEL * area <= pass_budget(device)
+
+
+def tile_side_at(
+    size: tuple[int, int], work: tuple[int, int], layers: tuple[str, ...], tile: int, device: torch.device
+) -> int | None:
+    """The side of the tiles VGG19 runs in at a level, or None for one pass."""
+    if one_pass(size, work, tile, device):
+        return None
+    return tile or vgg_tiles.tile_side(pass_budget(device), BACKWARD_BYTES_PER_PIXEL, layers)
+
+
 class Gatys(Method):
     name = "gatys"
     list_order = 10
@@ -126,13 +186,20 @@ class Gatys(Method):
             "pooling", "choice", "max", "VGG19 pooling; average pooling gives softer results", choices=("max", "avg")
         ),
         *OPTIMISER_PARAMS,
+        *DETAIL_PARAMS,
     )
 
     def working_size(self, height: int, width: int, params: dict[str, Scalar]) -> tuple[int, int]:
+        if params.get("detail", "fast") != "fast":
+            return height, width  # the levels above 'size' need the layer's own pixels
         return fit_longest_side(height, width, int(params["size"]))
 
     def estimate_bytes(self, height: int, width: int, params: dict[str, Scalar]) -> int:
-        return BYTES_PER_PIXEL * height * width + (600 << 20)
+        work = fit_longest_side(height, width, int(params["size"]))
+        untiled = BYTES_PER_PIXEL * work[0] * work[1] + (600 << 20)
+        if params.get("detail", "fast") == "fast" or (height, width) == work:
+            return untiled
+        return max(untiled, LEVEL_BYTES_PER_PIXEL * height * width + PASS_BYTES + (600 << 20))
 
     def _vgg(self, ctx: JobContext, pooling: str) -> VGG19:
         return ctx.models.get(("vgg19", pooling, str(ctx.device)), lambda: load_vgg19(pooling).to(ctx.device))
@@ -151,9 +218,14 @@ class Gatys(Method):
 
         def compute() -> dict:
             assert style.image is not None
+            image = resize(style.image, *size)
+            stats = {k: STATISTICS[k]() for k in statistics}
+            if FORWARD_BYTES_PER_PIXEL * size[0] * size[1] > PASS_BYTES and additive(statistics):
+                side = vgg_tiles.tile_side(PASS_BYTES, FORWARD_BYTES_PER_PIXEL, layers)
+                return tiled_style_targets(vgg, image, layers, stats, style.guides, regions, side, torch.float32)
             with torch.no_grad():
-                feats = vgg(resize(style.image, *size), layers)
-            return style_targets({k: STATISTICS[k]() for k in statistics}, feats, style.guides, regions)
+                feats = vgg(image, layers)
+            return style_targets(stats, feats, style.guides, regions)
 
         key = ("style", style.key, size, vgg.pooling, vgg.preprocessing, layers, statistics, regions)
         return ctx.features.get(key, compute) if style.key else compute()
@@ -172,45 +244,76 @@ class Gatys(Method):
         p = job.params
         content_layers = parse_layers(str(p["content_layers"]), "content_layers")
         style_weights = parse_layers(str(p["style_layers"]), "style_layers")
-        style_layers = tuple(sorted(style_weights, key=LAYER_NAMES.index))
         statistics = parse_style_loss(str(p["style_loss"]))
         if not job.styles:
             raise ParamError(f"{self.name} needs at least one style picture")
         vgg = self._vgg(ctx, str(p["pooling"]))
-        layers = tuple(sorted(set(content_layers) | set(style_layers), key=LAYER_NAMES.index))
         height, width = final_size or job.content.shape[-2:]
-        levels = pyramid(height, width, int(p["steps"]), int(p["coarse_steps"]), int(p["start_size"]))
+        detail = str(p.get("detail", "fast"))
+        work = (height, width) if detail == "fast" else fit_longest_side(height, width, int(p["size"]))
+        levels = pyramid(*work, int(p["steps"]), int(p["coarse_steps"]), int(p["start_size"]))
+        untileable = None
+        if work != (height, width):
+            above = detail_levels(work, (height, width), int(p["detail_steps"]))
+            if not additive(statistics):
+                # These statistics are no sums over positions: refine only while one pass fits, then enlarge.
+                tile = int(p.get("tile", 0))
+                fits = [lv for lv in above if one_pass((lv.height, lv.width), work, tile, ctx.device)]
+                if len(fits) < len(above):
+                    untileable = f"the {p['style_loss']} style loss cannot be taken in tiles; gram or bn can"
+                above = fits
+            levels += above
         generator = torch.Generator().manual_seed(int(p["seed"]))
-        cw, sw, tw = float(p["content_weight"]), float(p["style_weight"]), float(p["tv_weight"])
+        sw, tw = float(p["style_weight"]), float(p["tv_weight"])
         dtype = precision.resolve(str(p["precision"]), ctx.device)
         region_count = 1 if job.regions is None else len(job.regions.names)
 
         def objective_at(size: tuple[int, int]) -> Callable[[torch.Tensor], torch.Tensor]:
+            above = size[0] * size[1] > work[0] * work[1]
+            at_content, at_style, cw = content_layers, style_weights, float(p["content_weight"])
+            if above and detail == "fine":
+                # The layout and the large forms were settled at the working size; above it only the fine layers'
+                # statistics are matched, which see a few pixels (a tenth of the work, and no tiles' halos).
+                at_content, cw = {}, 0.0
+                fine = {k: w for k, w in style_weights.items() if LAYER_NAMES.index(k) <= FINE_DEPTH}
+                # Style layers all deeper than that: the shallowest of them carries the detail.
+                at_style = fine or {min(style_weights, key=LAYER_NAMES.index): 1.0}
+            layers = tuple(sorted(set(at_content) | set(at_style), key=LAYER_NAMES.index))
             content = resize(job.content, *size)
-            with torch.no_grad():
-                content_loss = ContentLoss(vgg(content, list(content_layers)), content_layers)
+            side = tile_side_at(size, work, layers, int(p.get("tile", 0)), ctx.device)
+            if side is None and cw:
+                with torch.no_grad():
+                    content_loss = ContentLoss(vgg(content, list(at_content)), at_content)
             targets = [
                 self._style_targets(
                     ctx,
                     vgg,
                     s,
                     self._style_size(s, size, float(p["style_scale"])),
-                    style_layers,
+                    tuple(sorted(at_style, key=LAYER_NAMES.index)),
                     tuple(statistics),
                     region_count,
                 )
                 for s in job.styles
             ]
             guides = content_guides(job.regions, job.mask, size)
-            style_loss = StyleLoss(statistics, style_weights, targets, [s.weight for s in job.styles], guides)
+            style_loss = StyleLoss(statistics, at_style, targets, [s.weight for s in job.styles], guides)
             extra = self.extra_loss(content, job, ctx)
+            tiled = None
+            if side is not None:
+                tiled = TiledObjective(vgg, vgg.preprocess(content), at_content, style_loss, cw, sw, dtype, side)
 
             def objective(image: torch.Tensor) -> torch.Tensor:
-                with precision.autocast(ctx.device, dtype):
-                    feats = vgg.features(image, layers)
-                # Statistics and losses in float32: bf16 sums over a whole feature map lose too much.
-                feats = {k: v.float() for k, v in feats.items()}
-                loss = cw * content_loss(feats) + sw * style_loss(feats)
+                if tiled is not None:
+                    loss = tiled(image)
+                else:
+                    with precision.autocast(ctx.device, dtype):
+                        feats = vgg.features(image, layers)
+                    # Statistics and losses in float32: bf16 sums over a whole feature map lose too much.
+                    feats = {k: v.float() for k, v in feats.items()}
+                    loss = sw * style_loss(feats)
+                    if cw:
+                        loss = loss + cw * content_loss(feats)
                 if tw:
                     loss = loss + tw * total_variation(image)
                 return loss if extra is None else loss + extra(vgg.deprocess(image))
@@ -220,7 +323,11 @@ class Gatys(Method):
         def first(size: tuple[int, int]) -> torch.Tensor:
             return self._init(str(p["init"]), resize(job.content, *size), job.styles[0].image, vgg, generator)
 
-        return optimise_pixels(vgg, ctx, p, levels, objective_at, first)
+        result = optimise_pixels(vgg, ctx, p, levels, objective_at, first)
+        if untileable is not None:
+            ctx.progress(f"enlarging to {width}x{height}: {untileable}", 1, 1)
+            result = resize(result, height, width).clamp(0, 1)
+        return result
 
     @staticmethod
     def _style_size(style: StyleSource, size: tuple[int, int], scale: float) -> tuple[int, int]:
@@ -237,3 +344,7 @@ class Gatys(Method):
         if kind == "style" and style is not None:
             return vgg.preprocess(resize(style, *content.shape[-2:]))
         return vgg.preprocess(content)
+
+
+# gatys's controls without `detail`, for methods that bring their result to the layer's size their own way.
+WORKING_SIZE_PARAMS = tuple(p for p in Gatys.params if p not in DETAIL_PARAMS)

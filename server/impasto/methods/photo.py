@@ -19,7 +19,7 @@ from ..numerics.affine_upsample import affine_upsample
 from ..numerics.matting import PhotorealismLoss
 from ..params import Param, Scalar, retune
 from .base import JobContext, MethodInput
-from .gatys import BYTES_PER_PIXEL, Gatys
+from .gatys import BYTES_PER_PIXEL, WORKING_SIZE_PARAMS, Gatys
 
 # λ is the paper's weight for the raw quadratic form at about this many pixels (a ~700 px photo);
 # the loss is evaluated as a per-pixel mean times this, so λ means the same at every level and size.
@@ -51,7 +51,7 @@ class Photo(Gatys):
             choices=("fast", "full"),
         ),
         *retune(
-            Gatys.params,
+            WORKING_SIZE_PARAMS,
             size={
                 "default": 0,
                 "help": "Longest side to optimise at (0 = automatic: 256 fast, 512 full); "

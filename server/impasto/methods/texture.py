@@ -12,7 +12,7 @@ from ..networks import texture
 from ..params import Scalar, retune
 from ..runtime.trained import TrainedModel, find_model, list_models
 from .base import BuiltinStyle, JobContext, MethodInput
-from .gatys import BYTES_PER_PIXEL, Gatys
+from .gatys import BYTES_PER_PIXEL, WORKING_SIZE_PARAMS, Gatys
 
 KIND = "texture"
 PREFIX = f"{KIND}:"
@@ -36,7 +36,7 @@ class Texture(Gatys):
     supports_preserve_color = False
     luminance_inputs = False
     params = retune(
-        Gatys.params,
+        WORKING_SIZE_PARAMS,
         size={
             "default": 0,
             "help": "Longest side to synthesise a picture's texture at by optimisation (0 = 512); a trained texture "

@@ -17,6 +17,8 @@ class Level:
     height: int
     width: int
     steps: int
+    # What one step counts for in the progress reported: levels above the working size take longer a step.
+    weight: int = 1
 
 
 def pyramid(height: int, width: int, final_steps: int, coarse_steps: int, min_side: int = 128) -> list[Level]:
@@ -35,6 +37,18 @@ def pyramid(height: int, width: int, final_steps: int, coarse_steps: int, min_si
         levels.append(Level(max(1, round(height * scale)), max(1, round(width * scale)), coarse_steps))
         scale /= math.sqrt(2)
     return levels[::-1]
+
+
+def detail_levels(work: tuple[int, int], full: tuple[int, int], steps: int) -> list[Level]:
+    """Levels growing by √2 from just above `work` up to exactly `full`, `steps` each: the pyramid continued to a
+    layer's own size. A step counts for its level's area in working-size steps, so progress keeps pace with time."""
+    sizes = [full]
+    scale = 1 / math.sqrt(2)
+    while max(full) * scale > max(work) * (1 + 1e-6):
+        sizes.append((max(1, round(full[0] * scale)), max(1, round(full[1] * scale))))
+        scale /= math.sqrt(2)
+    area = work[0] * work[1]
+    return [Level(h, w, steps, max(1, round(h * w / area))) for h, w in sizes[::-1]]
 
 
 StepCallback = Callable[[int, float, torch.Tensor], None]
@@ -57,6 +71,12 @@ MIN_TRUST = 1e-4
 # leave the content's basin faster than quasi-Newton steps from one gradient (measured: lower final losses). Feature
 # inversion, nearly quadratic and often given few steps, starts with L-BFGS.
 WARMUP_STEPS = 3
+# L-BFGS remembers up to MAX_HISTORY curvature pairs, fewer on pictures so large that they would take more than
+# HISTORY_BYTES (the full 100 up to 512x512 px, 6 at 2048x2048, 2 from 3700x3700). Levels above the working
+# size run a few steps each, so they could not fill a longer history anyway.
+MAX_HISTORY = 100
+MIN_HISTORY = 2
+HISTORY_BYTES = 640 << 20
 WARMUP_RATE = 0.01
 
 
@@ -84,11 +104,13 @@ def optimise(
 
     def make_optimizer(kind: str = optimizer) -> LBFGS | torch.optim.Optimizer:
         if kind == "lbfgs":
-            return LBFGS(x, FIRST_STEP * trust, max_step * trust, lr)
+            return LBFGS(x, FIRST_STEP * trust, max_step * trust, lr, history)
         if kind == "adam":
             return torch.optim.Adam([x], lr=lr * trust)
         raise ValueError(f"optimizer must be 'lbfgs' or 'adam', not {kind!r}")
 
+    # Each remembered L-BFGS pair is two float32 copies of the picture: at a 4096 px layer, a few hundred MB.
+    history = max(MIN_HISTORY, min(MAX_HISTORY, HISTORY_BYTES // (8 * x.numel())))
     warmup = warmup if optimizer == "lbfgs" else 0
     if warmup:
         span = float(x.detach().max() - x.detach().min()) or 1.0
@@ -144,9 +166,9 @@ def optimise_levels(
 
     objective_at(size) builds a level's objective; first(size) is the start at the coarsest level and
     carry(x, size) brings a result up to the next; on_step(size, step, total, loss, x) counts steps over
-    all levels, so one progress bar spans the pyramid.
+    all levels (each by its level's weight), so one progress bar spans the pyramid.
     """
-    total = sum(level.steps for level in levels)
+    total = sum(level.steps * level.weight for level in levels)
     done = 0
     x: torch.Tensor | None = None
     for level in levels:
@@ -154,10 +176,10 @@ def optimise_levels(
         objective = objective_at(size)
         x = first(size) if x is None else carry(x, size)
 
-        def step(n: int, loss: float, image: torch.Tensor, offset: int = done, size: Size = size) -> None:
-            on_step(size, offset + n, total, loss, image)
+        def step(n: int, loss: float, image: torch.Tensor, offset: int = done, level: Level = level) -> None:
+            on_step((level.height, level.width), offset + n * level.weight, total, loss, image)
 
         x = optimise(x, objective, level.steps, optimizer, lr, step, WARMUP_STEPS, STYLE_MAX_STEP)
-        done += level.steps
+        done += level.steps * level.weight
     assert x is not None
     return x
