@@ -137,7 +137,12 @@ def test_unreachable_server_is_a_clear_error(files, tmp_path: Path) -> None:
 def test_methods_and_styles_json(daemon) -> None:
     done = impasto("methods", "--json", "--server", daemon.address)
     assert done.returncode == 0, done.stderr
-    methods = {m["name"]: m for m in json.loads(done.stdout)}
+    listed = json.loads(done.stdout)
+    methods = {m["name"]: m for m in listed["methods"]}
     assert "gatys" in methods and any(p["name"] == "steps" for p in methods["gatys"]["params"])
+    # The device section says what `precision: auto` is here, and why.
+    device = listed["device"]
+    assert device["name"] == "cpu" and device["auto_precision"] in ("float32", "bfloat16") and device["model"]
+    assert device["precision_reason"].startswith(("measured: bfloat16", "no native bfloat16"))
     done = impasto("styles", "--json", "--server", daemon.address)
     assert done.returncode == 0 and isinstance(json.loads(done.stdout), list)

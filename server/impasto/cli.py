@@ -315,7 +315,9 @@ def cmd_list(args: argparse.Namespace) -> int:
         if args.command in ("methods", "trainers"):
             entries = client.list_methods() if args.command == "methods" else client.list_trainers()
             if args.json:
-                print(json.dumps([asdict(e) for e in entries], indent=2))
+                listed = [asdict(e) for e in entries]
+                out = {"device": asdict(client.device()), "methods": listed} if args.command == "methods" else listed
+                print(json.dumps(out, indent=2))
                 return 0
             for e in entries:
                 print(f"{getattr(e, 'name', None) or e.kind:10} {e.title}\n           {e.description}")
@@ -342,6 +344,7 @@ SERVE_DEFAULTS = {
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from .runtime import precision
     from .serving.daemon import Config, Daemon
 
     settings = load_config().serve
@@ -370,9 +373,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as err:
         raise UsageError(str(err)) from None
     security = ", ".join(word for word, on in (("TLS", daemon.tls), ("token", daemon.token_required)) if on)
+    choice = precision.auto_choice(daemon.device)
     daemon.serve_forever(
         lambda: print(
-            f"impasto daemon listening on {daemon.address} ({daemon.device}{', ' + security if security else ''})",
+            f"impasto daemon listening on {daemon.address} ({daemon.device}{', ' + security if security else ''}); "
+            f"{choice.device_model}, precision auto = {choice.dtype} ({choice.reason})",
             file=sys.stderr,
             flush=True,
         )

@@ -107,6 +107,16 @@ class MethodInfo:
 
 
 @dataclass
+class DeviceInfo:
+    """The device a daemon runs jobs on, and the float type `precision: auto` means there (and why)."""
+
+    name: str
+    model: str
+    auto_precision: str
+    precision_reason: str
+
+
+@dataclass
 class StyleInfo:
     id: str
     name: str
@@ -525,6 +535,14 @@ class Client:
             )
             for m in reply.methods
         ]
+
+    def device(self) -> DeviceInfo:
+        try:
+            reply = self._stub.ListMethods(pb.ListMethodsRequest(), timeout=self.timeout)
+        except grpc.RpcError as err:
+            raise ImpastoError.from_rpc(err, self.connection) from None
+        d = reply.device
+        return DeviceInfo(d.name, d.model, d.auto_precision, d.precision_reason)
 
     def list_styles(self) -> list[StyleInfo]:
         try:

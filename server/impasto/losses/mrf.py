@@ -70,7 +70,7 @@ class MRFLoss:
         # Errors relative to the style features' mean square, so layers whose activations differ by
         # orders of magnitude (relu4_1's are ~1000x relu1_1's) count alike and weights mean the same.
         self._scale = float(self.targets.square().mean().clamp_min(1e-12))
-        # Matching only ranks scores, so it may run in bfloat16 where that is native (about 1.6x faster).
+        # Matching only ranks scores, so it may run in bfloat16 where that measures faster.
         self.bank = bank.to(match_dtype)
         self.match_dtype = match_dtype
         self.size = targets.shape[-1]

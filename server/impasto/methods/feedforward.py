@@ -32,8 +32,8 @@ COMMON_PARAMS = (
         "precision",
         "choice",
         "auto",
-        "Float type of the network: auto uses bfloat16 where the processor does it natively (about 1.3x faster, "
-        "differences under 1/255 on average)",
+        "Float type of the network: auto uses bfloat16 where it measures faster on this device (differences "
+        "under 1/255 on average)",
         choices=("auto", "float32", "bfloat16"),
     ),
 )

@@ -65,8 +65,8 @@ OPTIMISER_PARAMS = (
         "precision",
         "choice",
         "auto",
-        "Float type of the VGG19 passes: auto uses bfloat16 where the processor does it natively "
-        "(faster; losses stay float32)",
+        "Float type of the VGG19 passes: auto uses bfloat16 where it measures faster on this device "
+        "(losses stay float32)",
         choices=("auto", "float32", "bfloat16"),
     ),
     Param("seed", "int", 0, "Random seed: the same seed gives the same result", 0, 2**31 - 1),

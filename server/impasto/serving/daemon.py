@@ -20,6 +20,7 @@ from impasto_client.v1 import impasto_pb2 as pb
 from impasto_client.v1 import impasto_pb2_grpc as pb_grpc
 
 from ..methods.registry import load_methods
+from ..runtime import precision
 from ..runtime.allocator import keep_freed_memory
 from .auth import TokenInterceptor
 from .jobs import JobQueue
@@ -193,9 +194,16 @@ class Daemon:
         self.server.start()
         for name in ("", SERVICE_NAME):
             self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        choice = precision.auto_choice(self.device)
         log.info(
             "serving",
-            extra={"address": self.address, "device": str(self.device), "tls": self.tls, "token": self.token_required},
+            extra={
+                "address": self.address,
+                "device": f"{self.device} ({choice.device_model})",
+                "precision": f"auto = {choice.dtype}: {choice.reason}",
+                "tls": self.tls,
+                "token": self.token_required,
+            },
         )
         return self
 

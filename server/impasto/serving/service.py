@@ -23,6 +23,7 @@ from ..imaging.resample import resize
 from ..methods.base import BuiltinStyle, JobCancelled, JobContext, LRUCache, Method
 from ..params import Param, resolve
 from ..pipeline import JobOutput, JobRequest, StyleRequest, run_job
+from ..runtime import precision
 from ..runtime.memory import lazy_buffer
 from ..training import kinds as trainers
 from ..training.base import Trainer
@@ -133,7 +134,14 @@ class StyleTransferService(pb_grpc.StyleTransferServicer):
     # ---------------------------------------------------------------- discovery
 
     def ListMethods(self, request: pb.ListMethodsRequest, context: grpc.ServicerContext):
-        return pb.ListMethodsResponse(methods=[_method_info(m) for m in self.methods.values()])
+        choice = precision.auto_choice(self.device)
+        device = pb.DeviceInfo(
+            name=str(self.device),
+            model=choice.device_model,
+            auto_precision=choice.dtype,
+            precision_reason=choice.reason,
+        )
+        return pb.ListMethodsResponse(methods=[_method_info(m) for m in self.methods.values()], device=device)
 
     def ListStyles(self, request: pb.ListStylesRequest, context: grpc.ServicerContext):
         return pb.ListStylesResponse(styles=[_style_info(s) for m in self.methods.values() for s in m.builtin_styles()])

@@ -299,10 +299,24 @@ class ListMethodsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ListMethodsResponse(_message.Message):
-    __slots__ = ("methods",)
+    __slots__ = ("methods", "device")
     METHODS_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_FIELD_NUMBER: _ClassVar[int]
     methods: _containers.RepeatedCompositeFieldContainer[MethodInfo]
-    def __init__(self, methods: _Optional[_Iterable[_Union[MethodInfo, _Mapping]]] = ...) -> None: ...
+    device: DeviceInfo
+    def __init__(self, methods: _Optional[_Iterable[_Union[MethodInfo, _Mapping]]] = ..., device: _Optional[_Union[DeviceInfo, _Mapping]] = ...) -> None: ...
+
+class DeviceInfo(_message.Message):
+    __slots__ = ("name", "model", "auto_precision", "precision_reason")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    AUTO_PRECISION_FIELD_NUMBER: _ClassVar[int]
+    PRECISION_REASON_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    model: str
+    auto_precision: str
+    precision_reason: str
+    def __init__(self, name: _Optional[str] = ..., model: _Optional[str] = ..., auto_precision: _Optional[str] = ..., precision_reason: _Optional[str] = ...) -> None: ...
 
 class StyleInfo(_message.Message):
     __slots__ = ("id", "name", "method", "license", "thumbnail_header", "thumbnail")
