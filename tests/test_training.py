@@ -399,6 +399,8 @@ def test_ctrl_c_stops_after_the_step_and_keeps_a_checkpoint(tmp_path: Path, phot
          str(SAMPLES / "swirls.png"), "--photos", str(photos), "--models-dir", str(models), "--size", "32",
          "--batch", "1", "--steps", "500"],
         stderr=subprocess.PIPE, text=True,
+        # As from a terminal: a run started in the background of a script (as CI may be) inherits SIGINT ignored.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     assert proc.stderr is not None
     for line in proc.stderr:

@@ -71,13 +71,13 @@ MIN_TRUST = 1e-4
 # leave the content's basin faster than quasi-Newton steps from one gradient (measured: lower final losses). Feature
 # inversion, nearly quadratic and often given few steps, starts with L-BFGS.
 WARMUP_STEPS = 3
+WARMUP_RATE = 0.01
 # L-BFGS remembers up to MAX_HISTORY curvature pairs, fewer on pictures so large that they would take more than
 # HISTORY_BYTES (the full 100 up to 512x512 px, 6 at 2048x2048, 2 from 3700x3700). Levels above the working
 # size run a few steps each, so they could not fill a longer history anyway.
 MAX_HISTORY = 100
 MIN_HISTORY = 2
 HISTORY_BYTES = 640 << 20
-WARMUP_RATE = 0.01
 
 
 def optimise(
