@@ -268,13 +268,32 @@ def test_cheap_checks_come_before_label_maps_are_analysed(client: Client, monkey
     assert not analysed
 
 
+LABEL_MAP_MEMORY = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from tests.conftest import rgb_image
+from tests.test_reliability import noisy_label_map, reset_peak, rss
+from impasto.imaging import regions
+labels = rgb_image(noisy_label_map())
+reset_peak()
+start = rss()
+found = regions.from_label_map(labels, (1024, 1024), "content_labels")
+print(len(found.masks), rss("VmHWM") - start)
+"""
+
+
 def test_a_label_map_of_stray_colours_costs_bounded_memory() -> None:
-    labels = rgb_image(noisy_label_map())
-    reset_peak()
-    start = rss()
-    found = regions.from_label_map(labels, (1024, 1024), "content_labels")
-    assert len(found.masks) == 16
-    assert rss("VmHWM") - start < 120 << 20  # every stray colour against every region at once took +200 MB
+    """Measured in a fresh process: in this one, what earlier tests left on the heap decides how much of the
+    analysis reuses freed memory (the same code measured 142 and 158 MB here after other tests, under 120 alone)."""
+    done = subprocess.run(
+        [sys.executable, "-c", LABEL_MAP_MEMORY, str(Path(__file__).parent.parent)], capture_output=True, text=True
+    )
+    if "cannot reset the peak RSS" in done.stdout + done.stderr:
+        pytest.skip("cannot reset the peak RSS here (/proc/self/clear_refs)")
+    assert done.returncode == 0, done.stderr
+    masks, grown = map(int, done.stdout.split())
+    assert masks == 16
+    assert grown < 120 << 20  # every stray colour against every region at once took +200 MB
 
 
 def test_a_large_layer_is_not_converted_whole_for_a_small_working_size(client: Client) -> None:
