@@ -515,11 +515,14 @@ class Client:
 
     # ---------------------------------------------------------------- discovery
 
-    def list_methods(self) -> list[MethodInfo]:
+    def _list_methods(self) -> pb.ListMethodsResponse:
         try:
-            reply = self._stub.ListMethods(pb.ListMethodsRequest(), timeout=self.timeout)
+            return self._stub.ListMethods(pb.ListMethodsRequest(), timeout=self.timeout)
         except grpc.RpcError as err:
             raise ImpastoError.from_rpc(err, self.connection) from None
+
+    def list_methods(self) -> list[MethodInfo]:
+        reply = self._list_methods()
         return [
             MethodInfo(
                 name=m.name,
@@ -537,11 +540,7 @@ class Client:
         ]
 
     def device(self) -> DeviceInfo:
-        try:
-            reply = self._stub.ListMethods(pb.ListMethodsRequest(), timeout=self.timeout)
-        except grpc.RpcError as err:
-            raise ImpastoError.from_rpc(err, self.connection) from None
-        d = reply.device
+        d = self._list_methods().device
         return DeviceInfo(d.name, d.model, d.auto_precision, d.precision_reason)
 
     def list_styles(self) -> list[StyleInfo]:

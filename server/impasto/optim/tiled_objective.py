@@ -77,10 +77,7 @@ class TiledObjective:
         self.backward_tiles = vgg_tiles.tiles(*self.size, side, self.layers)
 
     def _features(self, crop: torch.Tensor, layers: tuple[str, ...]) -> dict[str, torch.Tensor]:
-        with precision.autocast(crop.device, self.dtype):
-            feats = self.vgg.features(crop, layers)
-        # Statistics and losses in float32: bf16 sums over a whole feature map lose too much.
-        return {k: v.float() for k, v in feats.items()}
+        return _features(self.vgg, crop, layers, self.dtype)
 
     def _whole_features(self, image: torch.Tensor, layers: tuple[str, ...]) -> dict[str, torch.Tensor]:
         """The picture's features at `layers`, assembled from tiles (kept whole: the content layers are deep and
@@ -183,15 +180,20 @@ def tiled_style_targets(
     sums: dict[Key, tuple] = {}
     with torch.no_grad():
         for tile in vgg_tiles.tiles(height, width, side, layers):
-            with precision.autocast(x.device, dtype):
-                feats = vgg.features(tile.crop(x), layers)
-            for layer, f in feats.items():
-                own = tile.own(f.float(), strides[layer])
+            for layer, f in _features(vgg, tile.crop(x), layers, dtype).items():
+                own = tile.own(f, strides[layer])
                 for r, g in enumerate(placed[layer]):
                     part_guide = None if g is None else g[(..., *tile.window(strides[layer]))]
                     for kind, stat in statistics.items():
                         _add(sums, (layer, r, kind), stat.partial_sums(own, part_guide))
     return {key: statistics[key[2]].from_sums(part) for key, part in sums.items()}
+
+
+def _features(vgg: VGG19, crop: torch.Tensor, layers: tuple[str, ...], dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    with precision.autocast(crop.device, dtype):
+        feats = vgg.features(crop, layers)
+    # Statistics and losses in float32: bf16 sums over a whole feature map lose too much.
+    return {k: v.float() for k, v in feats.items()}
 
 
 def _add(sums: dict[Key, tuple], key: Key, part: tuple) -> None:
