@@ -184,3 +184,26 @@ def test_grey_content_comes_back_grey(client: Client) -> None:
         rgb_image(grey), [rgb_image(stripes(32, 32))], params={"size": 32, "steps": 2, "coarse_steps": 0}
     ).result()
     assert result.layout.channels == 1 and (result.width, result.height) == (32, 32)
+
+
+def test_bright_flats_take_the_style_palette(client: Client) -> None:
+    """Issue 20: started from the content, a bright low-texture picture stays pale and pearly (further from the
+    style's palette than the content itself was); started from the content in the style's colours, it is painted in
+    them."""
+    from benchmarks.measures import dominant_colours, palette_distance
+    from benchmarks.pictures import strokes
+
+    def tensor(array: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.array(array[..., :3])).permute(2, 0, 1)[None].float() / 255
+
+    grain = 3 * np.random.default_rng(0).standard_normal((64, 64, 3))
+    content = np.clip(0.3 * scene(64, 64) + 170 + grain, 0, 255).astype(np.uint8)
+    style = strokes(64, 64, seed=6)
+    palette = dominant_colours(tensor(style))
+
+    def distance(**more: str) -> float:
+        params = {"size": 64, "steps": 20, "coarse_steps": 0, **more}
+        return palette_distance(tensor(as_array(client.stylize(rgb_image(content), [rgb_image(style)], params=params)
+                                                .result())), palette)  # fmt: skip
+
+    assert distance() < 0.6 * distance(init="content")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -69,24 +70,46 @@ class ColorTransform:
         return out.reshape(image.shape).to(image.dtype).clamp(0, 1)
 
 
+def color_stats(image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The RGB mean [3,1] and covariance [3,3] of an image's pixels, in float64."""
+    flat = image.reshape(3, -1).double()
+    mean = flat.mean(dim=1, keepdim=True)
+    centred = flat - mean
+    return mean, centred @ centred.t() / flat.shape[1]
+
+
+def mixture_stats(images: Sequence[tuple[float, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The RGB mean and covariance of several images' pixels pooled, each image counting by its weight: the colours
+    of a blend of styles."""
+    total = sum(w for w, _ in images)
+    parts = [(w / total, *color_stats(image)) for w, image in images]
+    mean = sum(w * m for w, m, _ in parts)
+    second = sum(w * (c + m @ m.t()) for w, m, c in parts)
+    return mean, second - mean @ mean.t()
+
+
+def in_palette(image: torch.Tensor, pictures: Sequence[tuple[float, torch.Tensor]]) -> torch.Tensor:
+    """The image recoloured to the RGB mean and covariance of the weighted pictures pooled: an optimisation's start
+    in the styles' colours. From the content as it is, bright flats stay pale and pearly where the style has no such
+    colour (issue 20)."""
+    return transform_to(image, *mixture_stats(pictures)).apply(image)
+
+
 def color_transform(source: torch.Tensor, target: torch.Tensor) -> ColorTransform:
-    """The transform giving `source` the RGB mean and covariance of `target`.
+    """The transform giving `source` the RGB mean and covariance of `target`."""
+    return transform_to(source, *color_stats(target))
+
+
+def transform_to(source: torch.Tensor, mean: torch.Tensor, cov: torch.Tensor) -> ColorTransform:
+    """The transform giving `source` this RGB mean and covariance.
 
     The symmetric matrix square root variant of the paper's colour histogram matching:
     x' = Σt^½ Σs^-½ (x − μs) + μt, computed in float64 because a near-grey image has a nearly singular colour
     covariance.
     """
-
-    def stats(image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        flat = image.reshape(3, -1).double()
-        mean = flat.mean(dim=1, keepdim=True)
-        centred = flat - mean
-        cov = centred @ centred.t() / flat.shape[1] + 1e-5 * torch.eye(3, dtype=flat.dtype, device=flat.device)
-        return mean, cov
-
-    mu_s, cov_s = stats(source)
-    mu_t, cov_t = stats(target)
-    return ColorTransform(_sqrtm(cov_t) @ _sqrtm(cov_s, inverse=True), mu_s, mu_t)
+    ridge = 1e-5 * torch.eye(3, dtype=torch.float64, device=source.device)
+    mu_s, cov_s = color_stats(source)
+    return ColorTransform(_sqrtm(cov.to(ridge) + ridge) @ _sqrtm(cov_s + ridge, inverse=True), mu_s, mean.to(mu_s))
 
 
 def match_color(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -16,6 +16,8 @@ from .base import JobContext, MethodInput
 
 # relu4_1 lies behind three poolings.
 MULTIPLE = 8
+# The layers of the AdaIN decoder's style loss (Huang & Belongie 2017), given to the decoder-free fallback.
+STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 # Peak bytes per working pixel, sized for the decoder-free fallback (a VGG19 forward and backward to
 # relu4_1 per step): its whole process peaks at 1.34 GB at 512×340 (benchmarks/feature_methods.py).
 BYTES_PER_PIXEL = 5000
@@ -46,6 +48,15 @@ class AdaIN(feature_codec.FeatureTransfer):
         *feature_codec.inversion_params(
             200, 1.0, "Optimisation steps to reconstruct the picture when no decoder network is used (slower)"
         ),
+        Param(
+            "style_weight",
+            "float",
+            10.0,
+            "Without a decoder network: how strongly the reconstructed picture takes the style's statistics at "
+            "relu1_1…relu4_1 (what the decoder network learned to do); 0 matches relu4_1 alone",
+            0.0,
+            1e4,
+        ),
     )
 
     def run(self, job: MethodInput, ctx: JobContext) -> torch.Tensor:
@@ -69,4 +80,12 @@ class AdaIN(feature_codec.FeatureTransfer):
         target = feature_codec.spatial_transfer(content, transfer, job.mask, job.regions)
         target = torch.lerp(content, target, float(p["alpha"]))
         stage = "decoding" if codec.steps == 1 else "optimising"
-        return codec.decode(target, ADAIN_LAYER, job.content, feature_codec.reporter(ctx, stage, 0, codec.steps))
+        style = None
+        if isinstance(codec, feature_codec.InversionCodec) and float(p["style_weight"]) > 0:
+            # alpha scales the style term too, so alpha 0 still gives back the content.
+            weight = float(p["style_weight"]) * float(p["alpha"])
+            style = feature_codec.statistics_term(
+                codec, job.styles, stats.pictures, STYLE_LAYERS, weight, job.regions, job.mask
+            )
+        report = feature_codec.reporter(ctx, stage, 0, codec.steps)
+        return codec.decode(target, ADAIN_LAYER, job.content, report, style)

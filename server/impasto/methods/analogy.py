@@ -19,7 +19,6 @@ evaluations go a long way; the paper's GPU code compares full patches and runs L
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from ..imaging.resample import fit_longest_side, resize
 from ..networks.vgg import LAYER_NAMES, VGG19, load_vgg19
@@ -43,13 +42,7 @@ BYTES_PER_PIXEL = 12000
 def forward_between(vgg: VGG19, x: torch.Tensor, start: str, end: str) -> torch.Tensor:
     """VGG19's layers after `start` up to and including `end`, applied to activations of `start`."""
     for name in LAYER_NAMES[LAYER_NAMES.index(start) + 1 : LAYER_NAMES.index(end) + 1]:
-        kind = name[:4]
-        if kind == "conv":
-            x = vgg.convs[name](x)
-        elif kind == "relu":
-            x = F.relu(x)
-        else:
-            x = F.max_pool2d(x, 2, ceil_mode=True) if vgg.pooling == "max" else F.avg_pool2d(x, 2, ceil_mode=True)
+        x = vgg.layer(name, x)
     return x
 
 

@@ -18,6 +18,7 @@ import torch
 
 from ..errors import InvalidInput
 from ..imaging.resample import fit_longest_side, resize, resize_guide
+from ..losses.style import STATISTICS, StyleLoss, style_targets
 from ..networks import decoders
 from ..networks.vgg import VGG19, load_vgg19
 from ..numerics.feature_stats import by_region
@@ -102,7 +103,11 @@ class FeatureCodec:
     def encode(self, image: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
-    def decode(self, features: torch.Tensor, layer: str, init: torch.Tensor, report: Report) -> torch.Tensor:
+    def decode(
+        self, features: torch.Tensor, layer: str, init: torch.Tensor, report: Report, style: StyleLoss | None = None
+    ) -> torch.Tensor:
+        """A picture with these features at `layer`. `style`: the style statistics a decoder network was trained to
+        produce besides the features; an inversion must be given them (networks ignore it)."""
         raise NotImplementedError
 
 
@@ -135,7 +140,9 @@ class NetworkCodec(FeatureCodec):
             feats = self.codec.encoder.features(image.to(self.dtype), list(layers))
         return {k: v.float() for k, v in feats.items()}
 
-    def decode(self, features: torch.Tensor, layer: str, init: torch.Tensor, report: Report) -> torch.Tensor:
+    def decode(
+        self, features: torch.Tensor, layer: str, init: torch.Tensor, report: Report, style: StyleLoss | None = None
+    ) -> torch.Tensor:
         return decode_once(self.codec.decoder, self.dtype, features, init, report)
 
 
@@ -154,7 +161,9 @@ class TrainedDecoderCodec(FeatureCodec):
             feats = self.vgg(image, list(layers))
         return {k: v.float() for k, v in feats.items()}
 
-    def decode(self, features: torch.Tensor, layer: str, init: torch.Tensor, report: Report) -> torch.Tensor:
+    def decode(
+        self, features: torch.Tensor, layer: str, init: torch.Tensor, report: Report, style: StyleLoss | None = None
+    ) -> torch.Tensor:
         return decode_once(self.decoder, self.dtype, features, init, report)
 
 
@@ -187,11 +196,15 @@ class InversionCodec(FeatureCodec):
             feats = self.vgg(image, list(layers))
         return {k: v.float() for k, v in feats.items()}
 
-    def decode(self, features: torch.Tensor, layer: str, init: torch.Tensor, report: Report) -> torch.Tensor:
+    def decode(
+        self, features: torch.Tensor, layer: str, init: torch.Tensor, report: Report, style: StyleLoss | None = None
+    ) -> torch.Tensor:
         def on_step(step: int, loss: float, image: torch.Tensor) -> None:
             report(step, loss, lambda: image)
 
-        return invert(self.vgg, {layer: features}, init, self.steps, self.tv_weight, on_step, self.mask, self.dtype)
+        return invert(
+            self.vgg, {layer: features}, init, self.steps, self.tv_weight, on_step, self.mask, self.dtype, style
+        )
 
 
 def vgg19(ctx: JobContext) -> VGG19:
@@ -322,6 +335,42 @@ class StyleStatistics:
             return compute()
         key = (self.summarise.__name__, self.codec.key, style.key, tuple(picture.shape[-2:]), layer)
         return self.ctx.features.get(key, compute)
+
+
+def statistics_term(
+    codec: FeatureCodec,
+    styles: Sequence[StyleSource],
+    pictures: Sequence[torch.Tensor],
+    layers: Sequence[str],
+    weight: float,
+    regions: Regions | None,
+    mask: torch.Tensor | None,
+) -> StyleLoss:
+    """The styles' channel means and deviations at `layers`, as a loss for an inversion: what a decoder network is
+    trained to produce (Huang & Belongie 2017's style loss), per paired region, over the selection.
+
+    Each layer's term is relative to its target's energy, so every layer counts alike and `weight` compares with
+    the inversion's own relative feature loss. Without it an inversion matches one deep layer's target only; where
+    that target is flat (AdaIN of a flat area is the style's mean everywhere) a regular lattice on the pooling grid
+    meets it, and the style's colours never arrive.
+    """
+    feats = [codec.encode(picture, layers) for picture in pictures]
+    count = 1 if regions is None else regions.content.shape[1]
+    stats = {"bn": STATISTICS["bn"]()}
+    targets = [
+        style_targets(stats, f, s.guides if regions is not None else None, count)
+        for f, s in zip(feats, styles, strict=True)
+    ]
+    energy = {
+        layer: sum(float((t[layer, 0, "bn"].mean.square() + t[layer, 0, "bn"].std.square()).mean()) for t in targets)
+        / len(targets)
+        for layer in layers
+    }
+    guides = regions.content if regions is not None else mask
+    if regions is not None and mask is not None:
+        guides = guides * resize(mask.to(guides), *guides.shape[-2:])
+    layer_weights = {layer: weight / max(e, 1e-12) for layer, e in energy.items()}
+    return StyleLoss({"bn": 1.0}, layer_weights, targets, [s.weight for s in styles], guides)
 
 
 def spatial_transfer(

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import torch
 
+from ..imaging.color import in_palette
 from ..imaging.resample import fit_longest_side, resize
 from ..losses.content import ContentLoss
 from ..losses.perceptual import WEIGHT_PARAMS
@@ -178,9 +179,9 @@ class Gatys(Method):
         Param(
             "init",
             "choice",
-            "content",
-            "Start from the content, noise or the style",
-            choices=("content", "noise", "style"),
+            "palette",  # imaging.color.in_palette says why
+            "Start from the content, the content in the style's colours (palette), noise or the style",
+            choices=("content", "palette", "noise", "style"),
         ),
         Param(
             "pooling", "choice", "max", "VGG19 pooling; average pooling gives softer results", choices=("max", "avg")
@@ -321,7 +322,7 @@ class Gatys(Method):
             return objective
 
         def first(size: tuple[int, int]) -> torch.Tensor:
-            return self._init(str(p["init"]), resize(job.content, *size), job.styles[0].image, vgg, generator)
+            return self._init(str(p["init"]), resize(job.content, *size), job.styles, vgg, generator)
 
         result = optimise_pixels(vgg, ctx, p, levels, objective_at, first)
         if untileable is not None:
@@ -337,12 +338,15 @@ class Gatys(Method):
 
     @staticmethod
     def _init(
-        kind: str, content: torch.Tensor, style: torch.Tensor | None, vgg: VGG19, generator: torch.Generator
+        kind: str, content: torch.Tensor, styles: list[StyleSource], vgg: VGG19, generator: torch.Generator
     ) -> torch.Tensor:
+        pictures = [(s.weight, s.image) for s in styles if s.image is not None]
         if kind == "noise":
             return vgg.preprocess(torch.rand(content.shape, generator=generator).to(content))
-        if kind == "style" and style is not None:
-            return vgg.preprocess(resize(style, *content.shape[-2:]))
+        if kind == "style" and pictures:
+            return vgg.preprocess(resize(pictures[0][1], *content.shape[-2:]))
+        if kind == "palette" and pictures:
+            return vgg.preprocess(in_palette(content, pictures))
         return vgg.preprocess(content)
 
 

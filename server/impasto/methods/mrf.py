@@ -17,6 +17,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from ..imaging.color import in_palette
 from ..imaging.resample import fit_longest_side, resize, resize_guide
 from ..losses.content import ContentLoss
 from ..losses.mrf import MRFLoss, augment_with_guides, feature_scale, patch_weights
@@ -163,7 +164,13 @@ class MRF(Method):
             0.0,
             1e4,
         ),
-        Param("init", "choice", "content", "Start from the content or from noise", choices=("content", "noise")),
+        Param(
+            "init",
+            "choice",
+            "content",
+            "Start from the content, the content in the style's colours (palette) or noise",
+            choices=("content", "palette", "noise"),
+        ),
         *OPTIMISER_PARAMS,
     )
 
@@ -237,8 +244,12 @@ class MRF(Method):
 
         def first(size: tuple[int, int]) -> torch.Tensor:
             content = resize(job.content, *size)
-            start = content if str(p["init"]) == "content" else torch.rand(content.shape, generator=generator)
-            return vgg.preprocess(start.to(content))
+            if str(p["init"]) == "noise":
+                return vgg.preprocess(torch.rand(content.shape, generator=generator).to(content))
+            pictures = [(s.weight, s.image) for s in job.styles if s.image is not None]
+            if str(p["init"]) == "palette" and pictures:
+                return vgg.preprocess(in_palette(content, pictures))
+            return vgg.preprocess(content)
 
         return optimise_pixels(vgg, ctx, p, levels, objective_at, first, loss_scale)
 

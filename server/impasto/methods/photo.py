@@ -63,6 +63,7 @@ class Photo(Gatys):
                 "help": "Steps at each smaller pyramid level (0 = automatic: 60 fast, 100 full)",
             },
             tv_weight={"default": 0.001},
+            init={"default": "content"},  # a recolouring of the photo: its own colours are the start
         ),
         Param(
             "photorealism_weight",

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 import torch
 
 from ..imaging.resample import resize_guide
+from ..losses.style import StyleLoss
 from ..losses.tv import total_variation
 from ..networks.vgg import LAYER_NAMES, VGG19
 from ..runtime import precision
@@ -55,14 +56,17 @@ def invert(
     on_step: InversionStep | None = None,
     mask: torch.Tensor | None = None,
     dtype: torch.dtype = torch.float32,
+    style: StyleLoss | None = None,
 ) -> torch.Tensor:
     """An RGB 0..1 image whose features at the targets' layers approach the targets, from `init` (RGB 0..1).
 
     L-BFGS over the pixels in VGG19's input space; `mask` ([1,1,H,W] coverage) weights the positions
     that matter (a selection), `tv_weight` smooths the result's pixels (0..1 scale), `dtype` is the
-    float type of the VGG19 passes (the loss is always float32).
+    float type of the VGG19 passes (the loss is always float32). `style`, when given, is added to the loss at
+    its own layers: what a decoder network learned besides the targets (AdaIN's decoder: the style's statistics).
     """
     layers = tuple(sorted(targets, key=LAYER_NAMES.index))
+    passes = tuple(sorted({*layers, *(style.layer_weights if style else ())}, key=LAYER_NAMES.index))
     goals = {layer: targets[layer].detach().float() for layer in layers}
     weights = {
         layer: None if mask is None else resize_guide(mask.float(), tuple(goals[layer].shape[-2:])) for layer in layers
@@ -72,8 +76,10 @@ def invert(
 
     def objective(x: torch.Tensor) -> torch.Tensor:
         with precision.autocast(x.device, dtype):
-            feats = vgg.features(x, layers)
+            feats = vgg.features(x, passes)
         loss = inversion_loss(feats, goals, weights)
+        if style is not None:
+            loss = loss + style({k: v.float() for k, v in feats.items()})
         if tv_weight:
             loss = loss + tv_weight * total_variation(vgg.deprocess(x))
         return scale * loss
