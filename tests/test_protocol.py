@@ -189,7 +189,7 @@ def test_unknown_method_is_not_found(client: Client, stub, daemon) -> None:
         ({"steps": 0}, "'steps' must be at least 1"),
         ({"size": -1}, "'size' must be at least 0"),
         ({"style_weight": "lots"}, "'style_weight' must be a number"),
-        ({"init": "chaos"}, "'init' must be one of content, noise, style"),
+        ({"init": "chaos"}, "'init' must be one of content, palette, noise, style"),
         ({"colour": 1}, "has no parameter 'colour'"),
         ({"steps": 2.5}, "'steps' must be a whole number"),
     ],
