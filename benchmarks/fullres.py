@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from measures import cpu_model, load  # benchmarks/ is the script's own folder
 from PIL import Image
 
 from impasto.imaging.resample import fit_longest_side, resize
@@ -36,12 +37,6 @@ from impasto.samples import SAMPLES
 CONTENT = Path("/usr/share/backgrounds/Bridge_by_Sander_Klootwijk.jpg")
 STYLE = SAMPLES / "mosaic.png"
 FINE_LAYERS = ("relu1_1", "relu2_1", "relu3_1")
-
-
-def load(path: Path, longest: int) -> torch.Tensor:
-    image = Image.open(path).convert("RGB")
-    h, w = fit_longest_side(image.height, image.width, longest)
-    return torch.from_numpy(np.array(image.resize((w, h), Image.LANCZOS))).permute(2, 0, 1)[None].float() / 255
 
 
 class FromPicture(Gatys):
@@ -100,11 +95,6 @@ def judge(result: Path, size: int) -> dict:
         "fine_style_distance": fine,
         "content_distance": float((fi["relu4_2"] - fc["relu4_2"]).square().mean()),
     }
-
-
-def cpu_model() -> str:
-    out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    return next((line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name")), "?")
 
 
 def main() -> None:

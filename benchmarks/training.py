@@ -36,14 +36,13 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+from measures import cpu_model, load  # benchmarks/ is the script's own folder
 
 from impasto.imaging.resample import fit_longest_side, resize
 from impasto.losses.gram import gram_matrix
@@ -71,11 +70,6 @@ HELD_OUT_STYLES = [
 ADAIN_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 
 
-def cpu_model() -> str:
-    out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    return next((line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name")), "?")
-
-
 def use_models_dir(folder: Path | None) -> None:
     """Trained models are looked up in this folder first (as `impasto serve --models-dir`), else the shipped ones."""
     if folder:
@@ -92,13 +86,6 @@ def timed_run(method, content: torch.Tensor, sources: list, params: dict, models
         out = method.run(MethodInput(content, sources, params), ctx)
         times.append(time.perf_counter() - started)
     return out, statistics.median(times)
-
-
-def load(path: Path, longest: int) -> torch.Tensor:
-    image = Image.open(path).convert("RGB")
-    h, w = fit_longest_side(image.height, image.width, longest)
-    image = image.resize((w, h), Image.LANCZOS)
-    return torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float() / 255
 
 
 def speed(args: argparse.Namespace) -> None:
