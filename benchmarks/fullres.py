@@ -9,6 +9,13 @@ style at the same scale) and the content distance (relu4_2). The content is a ph
 
     PYTHONPATH=server:plugins/client python benchmarks/fullres.py --sizes 1024 --modes fast fine full peer \
         [--work 256 --steps 100 --detail-steps 5]
+
+With --method mrf (doodle needs labels; analogy, swap, adain, wct likewise) the method runs as a painter's job does,
+through the pipeline, at its own defaults but for the working size: `fast` enlarges its result, `fine` refines it up
+to the layer's size (methods/detail.py); --steps is gatys's only.
+
+    PYTHONPATH=server:plugins/client python benchmarks/fullres.py --method mrf --sizes 1024 2048 --modes fast fine \
+        --work 384 --detail-steps 10
 """
 
 from __future__ import annotations
@@ -28,11 +35,15 @@ from PIL import Image
 
 from impasto.imaging.resample import fit_longest_side, resize
 from impasto.losses.gram import gram_matrix
+from impasto.methods import registry
 from impasto.methods.base import JobContext, LRUCache, MethodInput, StyleSource
 from impasto.methods.gatys import Gatys
 from impasto.networks.vgg import load_vgg19
 from impasto.params import resolve
+from impasto.pipeline import JobRequest, StyleRequest, run_job
 from impasto.samples import SAMPLES
+from impasto_client import Image as WireImage
+from impasto_client import Layout, SampleType
 
 CONTENT = Path("/usr/share/backgrounds/Bridge_by_Sander_Klootwijk.jpg")
 STYLE = SAMPLES / "mosaic.png"
@@ -48,7 +59,24 @@ class FromPicture(Gatys):
         return vgg.preprocess(resize(self.start, *content.shape[-2:]))
 
 
-def run_one(mode: str, size: int, work: int, steps: int, detail_steps: int, out: Path) -> dict:
+def wire(image: torch.Tensor) -> WireImage:
+    array = (image[0].permute(1, 2, 0).clamp(0, 1).numpy() * 255).round().astype(np.uint8)
+    return WireImage(array.shape[1], array.shape[0], Layout.RGB, SampleType.UINT8, array.tobytes())
+
+
+def through_pipeline(method: str, mode: str, content: torch.Tensor, style: torch.Tensor, work: int,
+                     detail_steps: int) -> torch.Tensor:  # fmt: skip
+    """Any other method as a painter's job runs it (the pipeline refines what the method made at `work`), at its
+    defaults but for the working size and detail."""
+    found = registry.load_methods()[method]
+    params = resolve(found.params, {"size": work, "detail": mode, "detail_steps": detail_steps}, method)
+    request = JobRequest(found, wire(content), [StyleRequest(1.0, wire(style))], params)
+    output = run_job(request, JobContext(torch.device("cpu"), LRUCache(), LRUCache()))
+    array = np.frombuffer(output.image.data, np.uint8).reshape(output.image.height, output.image.width, 3)
+    return torch.from_numpy(array.astype(np.float32) / 255).permute(2, 0, 1)[None]
+
+
+def run_one(method: str, mode: str, size: int, work: int, steps: int, detail_steps: int, out: Path) -> dict:
     content, style = load(CONTENT, size), load(STYLE, 1024)
     base = {"size": work, "steps": steps, "coarse_steps": 0, "precision": "float32"}
     styles = [StyleSource(1.0, style, key="style")]
@@ -61,7 +89,9 @@ def run_one(mode: str, size: int, work: int, steps: int, detail_steps: int, out:
         ctx = JobContext(torch.device("cpu"), models, LRUCache())
         return resize(method.run(MethodInput(resize(image, h, w), styles, params), ctx), *image.shape[-2:])
 
-    if mode == "peer":
+    if method != "gatys":
+        result = through_pipeline(method, mode, content, style, work, detail_steps)
+    elif mode == "peer":
         small = gatys(Gatys(), content, base)
         second = FromPicture()
         second.start = small
@@ -99,6 +129,9 @@ def judge(result: Path, size: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "--method", default="gatys", help="another method runs as a job, at its own defaults (modes fast and fine)"
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[1024])
     parser.add_argument("--modes", nargs="+", default=["fast", "fine", "full", "peer"])
     parser.add_argument("--work", type=int, default=256, help="the working size ('size') every mode starts from")
@@ -110,16 +143,17 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     if args.one:
         mode, size = args.one[0], int(args.one[1])
-        path = args.out / f"{mode}-{size}.png"
-        print(json.dumps(run_one(mode, size, args.work, args.steps, args.detail_steps, path)))
+        path = args.out / f"{args.method}-{mode}-{size}.png"
+        print(json.dumps(run_one(args.method, mode, size, args.work, args.steps, args.detail_steps, path)))
         return
     print(f"CPU: {cpu_model()}, torch {torch.__version__}, {torch.get_num_threads()} threads")
-    print(f"content {CONTENT.name}, style {STYLE.name}, work {args.work} px, {args.steps} steps, "
+    print(f"{args.method}: content {CONTENT.name}, style {STYLE.name}, work {args.work} px, {args.steps} steps, "
           f"detail_steps {args.detail_steps}")  # fmt: skip
     for size in args.sizes:
         rows = {}
         for mode in args.modes:
-            settings = ["--work", str(args.work), "--steps", str(args.steps), "--detail-steps", str(args.detail_steps)]
+            settings = ["--work", str(args.work), "--steps", str(args.steps), "--detail-steps", str(args.detail_steps),
+                        "--method", args.method]  # fmt: skip
             command = [sys.executable, __file__, "--one", mode, str(size), "--out", str(args.out), *settings]
             done = subprocess.run(command, capture_output=True, text=True)
             if done.returncode:
@@ -127,7 +161,7 @@ def main() -> None:
                 continue
             rows[mode] = {
                 **json.loads(done.stdout.strip().splitlines()[-1]),
-                **judge(args.out / f"{mode}-{size}.png", size),
+                **judge(args.out / f"{args.method}-{mode}-{size}.png", size),
             }
             print(size, mode, json.dumps(rows[mode]), flush=True)
         if "fast" in rows and size <= 2048:

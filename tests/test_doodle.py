@@ -73,6 +73,28 @@ def test_a_doodle_alone_becomes_a_painting_laid_out_like_it(client: Client) -> N
     assert out[: N // 2].std(axis=(0, 1)).mean() > 8
 
 
+def test_fine_detail_keeps_each_doodle_colour_in_its_partners_strokes(client: Client) -> None:
+    """Worked at 32 px and refined up to the 64 px layer (`detail: fine`, the default), a doodle three quarters warm
+    keeps its warm part warm: the refinement matches each region's statistics to its partner's (matched over the
+    whole picture, the half-and-half painting's would pull the warm part toward the cool: 45 from warm, not 16)."""
+    labels = np.zeros((N, N, 3), np.uint8)
+    labels[:] = (255, 255, 0)
+    labels[N * 3 // 4 :] = (0, 255, 255)
+    target = rgb_image(labels)
+    stages: list[str] = []
+    result = client.stylize(
+        target,
+        [rgb_image(painting())],
+        method="doodle",
+        params={**FAST, "size": 32, "detail_steps": 10},
+        content_labels=target,
+        style_labels=[rgb_image(annotation())],
+    ).result(lambda e: stages.append(e.stage) if e.kind == "progress" else None)
+    assert stages[-1] == "optimising 64x64"
+    warm_part = as_array(result)[: N * 3 // 4, :, :3].reshape(-1, 3).astype(float).mean(0)
+    assert np.linalg.norm(warm_part - WARM) < 30
+
+
 def test_doodle_over_a_photo_follows_the_doodle(client: Client) -> None:
     # A uniform grey photo: whatever separates its halves comes from the doodle (without the semantic
     # channels one half ends nearer the wrong colour).

@@ -223,3 +223,48 @@ def test_fine_detail_refines_the_fine_layers_up_to_the_layers_size(client: Clien
     )
     assert fine.shape == as_array(content).shape
     assert _high_frequency_share(fine) > 2 * _high_frequency_share(fast)
+
+
+# Each method that makes its result at a working size, at tiny settings that still paint something.
+SMALL_MAKERS = {
+    "mrf": {"steps": 6, "coarse_steps": 0},
+    "swap": {},
+    "adain": {"steps": 6, "decoder": "optimise"},
+    "wct": {"steps": 2, "decoder": "optimise"},
+}
+
+
+@pytest.mark.parametrize("method", SMALL_MAKERS)
+def test_a_method_made_small_is_refined_sharply_up_to_the_layers_size(client: Client, method: str) -> None:
+    """With `detail: fine` (their default) a 128 px layer worked at 48 px comes back through levels of 64, 91 and
+    128 px, with the high frequencies an enlargement of the 48 px result lacks; `fast` still only enlarges."""
+    content, style = rgb_image(scene(128, 128)), rgb_image(stripes(96, 96, period=4))
+    params = {"size": 48, **SMALL_MAKERS[method]}
+    fast = as_array(client.stylize(content, [style], method=method, params={**params, "detail": "fast"}).result())
+    stages: list[str] = []
+    fine = as_array(
+        client.stylize(content, [style], method=method, params={**params, "detail_steps": 3}).result(
+            lambda e: stages.append(e.stage) if e.kind == "progress" else None
+        )
+    )
+    assert fine.shape == fast.shape == as_array(content).shape
+    assert [s for s in dict.fromkeys(stages) if s.startswith("optimising ") and "x" in s][-3:] == [
+        f"optimising {n}x{n}" for n in (64, 91, 128)
+    ]
+    assert _high_frequency_share(fine) > 2 * _high_frequency_share(fast)
+
+
+def test_the_estimate_of_a_refined_job_covers_its_largest_level() -> None:
+    """A 4096 px layer for mrf at 384 px: fine detail asks for the memory of the refinement's tiled levels (more
+    than the 384 px job, under 5 GB); fast asks for none."""
+    from impasto.methods import detail
+    from impasto.methods.mrf import MRF
+    from impasto.params import resolve
+
+    method = MRF()
+    params = resolve(method.params, {}, "mrf")
+    work = method.working_size(4096, 4096, params)
+    small = method.estimate_bytes(*work, params)
+    assert detail.refines(params, work, (4096, 4096))
+    assert small < detail.estimate_bytes((4096, 4096), work, params) < 5 * 2**30
+    assert not detail.refines({**params, "detail": "fast"}, work, (4096, 4096))

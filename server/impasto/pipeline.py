@@ -13,6 +13,7 @@ from .errors import ResourceExhausted
 from .imaging import color, masks, pixels
 from .imaging.regions import Labels, pair
 from .imaging.resample import grow_in_bands, resize, shrink_in_bands
+from .methods import detail
 from .methods.base import JobContext, Method, MethodInput, MethodOutput, Regions, StyleSource
 from .params import Scalar
 from .runtime.memory import available_bytes, lazy_buffer
@@ -62,13 +63,19 @@ def run_job(request: JobRequest, ctx: JobContext) -> JobOutput:
     crop_cov = coverage[rows, cols] if coverage is not None else None
     crop_h, crop_w = crop.shape[:2]
     height, width = method.working_size(crop_h, crop_w, request.params)
+    # With detail fine, a result made smaller is refined up to the crop's size: the inputs are read at that size.
+    refine = detail.refines(request.params, (height, width), (crop_h, crop_w))
+    read_h, read_w = (crop_h, crop_w) if refine else (height, width)
     # Estimated before any of the layer is converted: a job that cannot fit is refused without touching memory.
     need = method.estimate_bytes(height, width, request.params)
+    if refine:
+        need = max(need, detail.estimate_bytes((crop_h, crop_w), (height, width), request.params))
     free = available_bytes(ctx.device)
     if free is not None and need > free:
         raise ResourceExhausted(
-            f"{method.name} at {width}x{height} needs about {need / 2**30:.1f} GiB but only "
-            f"{free / 2**30:.1f} GiB is free; lower 'size' or select a smaller area"
+            f"{method.name} at {read_w}x{read_h} needs about {need / 2**30:.1f} GiB but only "
+            f"{free / 2**30:.1f} GiB is free; lower 'size'{', choose detail fast' if refine else ''} or select a "
+            "smaller area"
         )
 
     def crop_rows(top: int, bottom: int) -> torch.Tensor:
@@ -76,7 +83,7 @@ def run_job(request: JobRequest, ctx: JobContext) -> JobOutput:
 
     # The layer is read and shrunk a band of rows at a time: a large layer is never held in floats whole unless
     # the method works at its full size.
-    work = shrink_in_bands(crop_rows, crop_h, crop_w, height, width)
+    work = shrink_in_bands(crop_rows, crop_h, crop_w, read_h, read_w)
     mask = None
     if crop_cov is not None:
         mask = shrink_in_bands(
@@ -85,8 +92,8 @@ def run_job(request: JobRequest, ctx: JobContext) -> JobOutput:
             ),
             crop_h,
             crop_w,
-            height,
-            width,
+            read_h,
+            read_w,
         )
 
     mode = request.preserve_color if method.supports_preserve_color else "none"
@@ -101,7 +108,7 @@ def run_job(request: JobRequest, ctx: JobContext) -> JobOutput:
         regions_crop = torch.from_numpy(np.ascontiguousarray(pairing.content[:, rows, cols]))[None].to(ctx.device)
         job_regions = Regions(
             names,
-            resize(regions_crop, height, width).clamp(0, 1),
+            resize(regions_crop, read_h, read_w).clamp(0, 1),
             pairing.unmatched,
             content_is_labels=request.content_labels.key == content.sha256,
         )
@@ -123,9 +130,12 @@ def run_job(request: JobRequest, ctx: JobContext) -> JobOutput:
             source.image, source.key = image, key
         styles.append(source)
 
-    output = method.run(MethodInput(method_content, styles, request.params, mask, job_regions), ctx)
+    job = MethodInput(method_content, styles, request.params, mask, job_regions)
+    output = method.run(job.at_size(height, width) if refine else job, ctx)
     if not isinstance(output, MethodOutput):
         output = MethodOutput(output)
+    if refine:
+        output.image = detail.refine(output.image.float().clamp(0, 1), job, ctx)
     recolour = None
     if mode == "histogram" and not any(s.image is not None for s in styles):
         # Built-in styles have no picture to recolour, so the result is recoloured instead; the statistics of the

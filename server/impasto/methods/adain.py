@@ -11,7 +11,7 @@ import torch
 from ..networks.decoders import ADAIN_LAYER
 from ..numerics.feature_stats import ChannelStats, adain, blend_stats, channel_stats
 from ..params import Param
-from . import feature_codec
+from . import detail, feature_codec
 from .base import JobContext, MethodInput
 
 # relu4_1 lies behind three poolings.
@@ -57,6 +57,7 @@ class AdaIN(feature_codec.FeatureTransfer):
             0.0,
             1e4,
         ),
+        *detail.PARAMS,
     )
 
     def run(self, job: MethodInput, ctx: JobContext) -> torch.Tensor:

@@ -24,6 +24,7 @@ from ..imaging.resample import fit_longest_side, resize
 from ..networks.vgg import LAYER_NAMES, VGG19, load_vgg19
 from ..numerics import patchmatch as pm
 from ..params import Param, ParamError, Scalar
+from . import detail
 from .base import JobContext, Method, MethodInput, MethodOutput
 
 LEVELS = ("relu5_1", "relu4_1", "relu3_1", "relu2_1", "relu1_1")
@@ -200,6 +201,7 @@ class Analogy(Method):
             4096,
         ),
         Param("seed", "int", 0, "Random seed of PatchMatch's random search", 0, 2**31 - 1),
+        *detail.PARAMS,
     )
 
     def working_size(self, height: int, width: int, params: dict[str, Scalar]) -> tuple[int, int]:

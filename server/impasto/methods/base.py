@@ -5,11 +5,12 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 import torch
 
+from ..imaging.resample import resize
 from ..params import Param, Scalar
 
 
@@ -65,6 +66,14 @@ class MethodInput:
     mask: torch.Tensor | None = None
     # Paired regions from label maps, or None when the request has none.
     regions: Regions | None = None
+
+    def at_size(self, height: int, width: int) -> MethodInput:
+        """The same job with its content, selection and regions resized to height x width."""
+        mask = None if self.mask is None else resize(self.mask, height, width).clamp(0, 1)
+        regions = self.regions
+        if regions is not None:
+            regions = replace(regions, content=resize(regions.content, height, width).clamp(0, 1))
+        return MethodInput(resize(self.content, height, width), self.styles, self.params, mask, regions)
 
 
 @dataclass(frozen=True)

@@ -240,8 +240,15 @@ class Gatys(Method):
     def run(self, job: MethodInput, ctx: JobContext) -> torch.Tensor:
         return self.stylize(job, ctx)
 
-    def stylize(self, job: MethodInput, ctx: JobContext, final_size: tuple[int, int] | None = None) -> torch.Tensor:
-        """The coarse-to-fine optimisation, ending at `final_size` (default: job.content's size)."""
+    def stylize(
+        self,
+        job: MethodInput,
+        ctx: JobContext,
+        final_size: tuple[int, int] | None = None,
+        start: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """The coarse-to-fine optimisation, ending at `final_size` (default: job.content's size). Given `start`
+        (RGB 0..1, a result made at a smaller size), only the levels above its size run, from it, as `detail` says."""
         p = job.params
         content_layers = parse_layers(str(p["content_layers"]), "content_layers")
         style_weights = parse_layers(str(p["style_layers"]), "style_layers")
@@ -251,8 +258,12 @@ class Gatys(Method):
         vgg = self._vgg(ctx, str(p["pooling"]))
         height, width = final_size or job.content.shape[-2:]
         detail = str(p.get("detail", "fast"))
-        work = (height, width) if detail == "fast" else fit_longest_side(height, width, int(p["size"]))
-        levels = pyramid(*work, int(p["steps"]), int(p["coarse_steps"]), int(p["start_size"]))
+        if start is not None:
+            work = (int(start.shape[-2]), int(start.shape[-1]))
+            levels: list[Level] = []
+        else:
+            work = (height, width) if detail == "fast" else fit_longest_side(height, width, int(p["size"]))
+            levels = pyramid(*work, int(p["steps"]), int(p["coarse_steps"]), int(p["start_size"]))
         untileable = None
         if work != (height, width):
             above = detail_levels(work, (height, width), int(p["detail_steps"]))
@@ -322,9 +333,15 @@ class Gatys(Method):
             return objective
 
         def first(size: tuple[int, int]) -> torch.Tensor:
+            if start is not None:
+                return vgg.preprocess(resize(start, *size))
             return self._init(str(p["init"]), resize(job.content, *size), job.styles, vgg, generator)
 
-        result = optimise_pixels(vgg, ctx, p, levels, objective_at, first)
+        if levels:
+            result = optimise_pixels(vgg, ctx, p, levels, objective_at, first)
+        else:  # a start that no level above it can refine (see untileable)
+            assert start is not None
+            result = start
         if untileable is not None:
             ctx.progress(f"enlarging to {width}x{height}: {untileable}", 1, 1)
             result = resize(result, height, width).clamp(0, 1)

@@ -27,6 +27,7 @@ from ..numerics.patches import extract_patches
 from ..optim.pyramid import pyramid
 from ..params import Param, ParamError, Scalar
 from ..runtime import precision
+from . import detail
 from .base import JobContext, Method, MethodInput, StyleSource
 from .gatys import OPTIMISER_PARAMS, optimise_pixels
 
@@ -172,6 +173,7 @@ class MRF(Method):
             choices=("content", "palette", "noise"),
         ),
         *OPTIMISER_PARAMS,
+        *detail.PARAMS,
     )
 
     def working_size(self, height: int, width: int, params: dict[str, Scalar]) -> tuple[int, int]:

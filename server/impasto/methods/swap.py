@@ -15,7 +15,7 @@ from ..numerics.patches import SCORE_BUDGET, grid_size, style_swap
 from ..optim.invert import invert
 from ..params import Param, ParamError, Scalar
 from ..runtime import precision
-from . import feature_codec
+from . import detail, feature_codec
 from .base import JobContext, Method, MethodInput
 
 SWAP_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
@@ -58,6 +58,7 @@ class Swap(Method):
         *feature_codec.size_params(384),
         feature_codec.decoder_param("impasto's inverse network for the layer"),
         *feature_codec.inversion_params(100, 1.0, "Optimisation steps to rebuild the picture from the swapped patches"),
+        *detail.PARAMS,
     )
 
     def working_size(self, height: int, width: int, params: dict[str, Scalar]) -> tuple[int, int]:

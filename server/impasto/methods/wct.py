@@ -14,7 +14,7 @@ from ..networks.decoders import LEVELS
 from ..networks.vgg import parse_layers
 from ..numerics.feature_stats import Moments, moments, wct
 from ..params import Param, ParamError
-from . import feature_codec
+from . import detail, feature_codec
 from .base import JobContext, MethodInput
 
 # relu5_1 lies behind four poolings.
@@ -69,6 +69,7 @@ class WCT(feature_codec.FeatureTransfer):
         *feature_codec.inversion_params(
             60, 1.0, "Optimisation steps at each depth when no decoder network is used (five depths: slow)"
         ),
+        *detail.PARAMS,
     )
 
     def run(self, job: MethodInput, ctx: JobContext) -> torch.Tensor:
