@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import resource
 import shutil
 import signal
 import subprocess
@@ -368,9 +367,19 @@ def test_a_corrupt_or_foreign_checkpoint_is_refused_and_kept(models: Path, photo
     assert checkpoint.read_bytes() == b"\x00garbage"  # nothing overwritten
 
 
-def _impasto(*args: str, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "impasto", *args], capture_output=True, text=True, timeout=300,
-                          env=env, **kwargs)  # fmt: skip
+def _impasto(*args: str, env: dict | None = None, setup: str = "") -> subprocess.CompletedProcess:
+    return subprocess.run(_command(*args, setup=setup), capture_output=True, text=True, timeout=300, env=env)
+
+
+def _command(*args: str, setup: str = "") -> list[str]:
+    """`python -m impasto ARGS`, running the Python statements `setup` in the child first. Not preexec_fn: Python
+    code between fork and exec runs this process's fork handlers, and grpc's (this process serves the test daemon)
+    once killed such a child by SIGABRT ("epoll_wait error: Bad file descriptor") before it reached exec."""
+    if not setup:
+        return [sys.executable, "-m", "impasto", *args]
+    start = f"import resource, runpy, signal, sys; {setup}; sys.argv[0] = 'impasto'; "
+    start += "runpy.run_module('impasto', run_name='__main__')"
+    return [sys.executable, "-c", start, *args]
 
 
 def test_the_cli_trains_and_refuses_clearly(tmp_path: Path, photos: Path) -> None:
@@ -395,12 +404,12 @@ def test_the_cli_trains_and_refuses_clearly(tmp_path: Path, photos: Path) -> Non
 def test_ctrl_c_stops_after_the_step_and_keeps_a_checkpoint(tmp_path: Path, photos: Path) -> None:
     models = tmp_path / "models"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "impasto", "train", "cin-style", "--name", "interrupted", "--style",
-         str(SAMPLES / "swirls.png"), "--photos", str(photos), "--models-dir", str(models), "--size", "32",
-         "--batch", "1", "--steps", "500"],
+        _command("train", "cin-style", "--name", "interrupted", "--style", str(SAMPLES / "swirls.png"), "--photos",
+                 str(photos), "--models-dir", str(models), "--size", "32", "--batch", "1", "--steps", "500",
+                 # As from a terminal: a run started in the background of a script (as CI may be) inherits SIGINT
+                 # ignored, and Python then leaves it so.
+                 setup="signal.signal(signal.SIGINT, signal.default_int_handler)"),
         stderr=subprocess.PIPE, text=True,
-        # As from a terminal: a run started in the background of a script (as CI may be) inherits SIGINT ignored.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     assert proc.stderr is not None
     for line in proc.stderr:
@@ -422,11 +431,11 @@ def test_a_full_disk_keeps_the_previous_checkpoint(tmp_path: Path, photos: Path)
     checkpoint = models / "checkpoints" / "cin-style-full.ckpt"
     before = checkpoint.read_bytes()
 
-    def small_files() -> None:  # the child can write no file past 1 KB, as on a full disk
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (1024, 1024))
-
-    full = _impasto(*args, "--steps", "4", "--resume", env=dict(os.environ), preexec_fn=small_files)
+    # The child can write no file past 1 KB, as on a full disk.
+    small_files = (
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN); resource.setrlimit(resource.RLIMIT_FSIZE, (1024, 1024))"
+    )
+    full = _impasto(*args, "--steps", "4", "--resume", env=dict(os.environ), setup=small_files)
     assert full.returncode == 2, full.stderr
     assert "full" in full.stderr.strip().splitlines()[-1]
     assert checkpoint.read_bytes() == before
