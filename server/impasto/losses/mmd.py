@@ -21,7 +21,8 @@ Normalisation (the paper's 1/Z_k factors) puts each kernel on a familiar scale:
 Gram values grow with the fourth power of activations and the others with the square, so which is
 larger depends on the layer and the picture; summed over VGG19 relu1_1…relu5_1 of photographs
 the Gaussian and linear losses come out 5-20× below the Gram loss at the same style_weight
-(benchmarks/style_losses.py prints them): weight them up, e.g. style_loss="mmd:10".
+(benchmarks/style_losses.py prints them); losses/style.py's PULL scales each statistic so that a weight pulls the
+pixels as hard whichever is chosen (benchmarks/style_pull.py).
 
 Cost stays bounded: the style is a fixed random subsample of at most STYLE_SAMPLES of its guided
 positions (weighted by guide² as in a guided Gram); several styles blend as a weighted mixture of

@@ -67,9 +67,18 @@ STATISTICS: dict[str, Callable[[], Statistic]] = {
 }
 
 
+# What each statistic's loss is multiplied by so that, at the same weight, it pulls the pixels as hard as the Gram
+# loss does at the start of an optimisation: the median over held-out pairs of the ratio of the gradient norms
+# (benchmarks/style_pull.py; figures in docs/quality.md). Unscaled, mmd pulled about 6x more weakly than gram, bn
+# and histogram 2-2.5x; the ratio varies by style (0.5-5x for bn), so it is a median, not an identity.
+PULL: dict[str, float] = {"gram": 1.0, "mmd": 5.8, "mmd_linear": 3.1, "mmd_poly": 1.0, "bn": 2.5, "histogram": 2.2}
+
+
 def parse_style_loss(spec: str, name: str = "style_loss") -> dict[str, float]:
-    """'gram' or 'gram:1,histogram:0.5' → {statistic: weight}."""
-    return parse_weighted(spec, name, STATISTICS, f"a style loss (choose from {', '.join(STATISTICS)})")
+    """'gram' or 'gram:1,histogram:0.5' → {statistic: weight}, each weight scaled by the statistic's PULL so a
+    weight means the same pull for every statistic."""
+    weights = parse_weighted(spec, name, STATISTICS, f"a style loss (choose from {', '.join(STATISTICS)})")
+    return {kind: weight * PULL[kind] for kind, weight in weights.items()}
 
 
 def additive(statistics: Iterable[str]) -> bool:

@@ -172,8 +172,8 @@ class Gatys(Method):
             "string",
             "gram",
             "Which statistics of the style are matched: one, or a weighted mix such as "
-            f"'gram:1,histogram:1' (from {', '.join(STATISTICS)}); all but gram and mmd_poly pull "
-            "about ten times more weakly at the same style weight, so weight them up, e.g. 'mmd:10'",
+            f"'gram:1,histogram:1' (from {', '.join(STATISTICS)}); each is scaled so that a weight pulls "
+            "about as hard whichever is chosen",
         ),
         Param("style_scale", "float", 1.0, "Size of the style's strokes relative to the image", 0.1, 4.0),
         Param(
