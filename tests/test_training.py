@@ -107,6 +107,9 @@ def test_stopping_and_resuming_gives_the_weights_of_a_run_straight_through(
     assert straight.state.keys() == resumed.state.keys()
     for key in straight.state:
         assert torch.equal(straight.state[key], resumed.state[key]), key
+    # Resumed once more with no steps left, the model is written again with the last step's losses.
+    again = train(TrainRequest(**{**vars(request(kind, moved, style)), "resume": True})).model
+    assert again is not None and again.settings["final_losses"] == straight.settings["final_losses"] != {}
 
 
 def test_cin_style_leaves_the_26_styles_bit_identical(models: Path, photos: Path, style: torch.Tensor) -> None:

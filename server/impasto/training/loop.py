@@ -116,7 +116,11 @@ def train(request: TrainRequest, hooks: Hooks | None = None) -> TrainResult:
     optimizer = torch.optim.Adam(learner.parameters(), lr=base_rate)
     generator = torch.Generator().manual_seed(int(settings["seed"]))
     step = 0
+    # The last step's named losses: kept in the checkpoint, so a resumed run that has no steps left still records
+    # them in the model.
+    losses: dict[str, float] = {}
     if saved is not None:
+        losses = {str(k): float(v) for k, v in saved.get("losses", {}).items()}
         try:
             learner.load_state(saved["model"])
             optimizer.load_state_dict(saved["optimizer"])
@@ -138,6 +142,7 @@ def train(request: TrainRequest, hooks: Hooks | None = None) -> TrainResult:
                 "style_key": request.style_key,
                 "photos": photo_names,
                 "step": step,
+                "losses": losses,
                 "model": {k: v.detach().cpu() for k, v in learner.state().items()},
                 "optimizer": optimizer.state_dict(),
                 "rng": {"data": generator.get_state(), "torch": torch.get_rng_state()},
@@ -149,7 +154,6 @@ def train(request: TrainRequest, hooks: Hooks | None = None) -> TrainResult:
     batch = int(settings["batch"])
     probe = _probe(hooks.probe, device)
     rate = _Rate()
-    losses: dict[str, float] = {}
     saved_at = step
     while step < total:
         if hooks.stop_requested():
