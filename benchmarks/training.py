@@ -154,7 +154,7 @@ def quality(args: argparse.Namespace) -> None:
     for entry in [e for e in texture.builtin_styles() if wanted(e.id, args.only)]:
         picture = pictures.get(entry.name, SAMPLES / f"{entry.name}.png")
         if picture.is_file():
-            row, spread = measure_texture(texture, entry, picture, args.size, vgg, models)
+            row, spread = measure_texture(texture, entry, picture, args.size, vgg, models, args.cache)
             rows.append(row)
             diversity.append((entry.id, spread))
     print(f"\n{cpu_model()}, {torch.get_num_threads()} threads; contents at {args.size} px: "
@@ -176,14 +176,23 @@ def wanted(model: str, only: list[str]) -> bool:
     return not only or any(model == o or model.startswith(o + ":") for o in only)
 
 
-def measure_texture(texture: Texture, entry: BuiltinStyle, picture: Path, size: int, vgg, models) -> tuple:
-    """A texture network's sample (seed 0) and texture synthesis by optimisation at the method's defaults, both
-    size x size, against the picture; and how far seed 1's sample lies from seed 0's."""
+def measure_texture(texture: Texture, entry: BuiltinStyle, picture: Path, size: int, vgg, models, cache) -> tuple:
+    """A texture network's sample (seed 0) and texture synthesis by optimisation at the method's defaults (kept in
+    `cache` like gatys's references), both size x size, against the picture; and how far seed 1's sample lies from
+    seed 0's."""
     style, blank = load(picture, 512), torch.zeros(1, 3, size, size)
     own = {p.name: p.default for p in texture.params} | {"size": size}
     runs = [timed_run(texture, blank, [StyleSource(1.0, builtin=entry.id)], own | {"seed": s}, models) for s in (0, 1)]
     samples, model_s = [out for out, _ in runs], statistics.mean(seconds for _, seconds in runs)
-    reference, synthesis_s = timed_run(texture, blank, [StyleSource(1.0, style, key=str(picture))], own, models)
+    saved = cache / f"texture--{picture.stem}--{size}.pt" if cache else None
+    if saved is not None and saved.is_file() and torch.load(saved, weights_only=True)["params"] == repr(own):
+        found = torch.load(saved, weights_only=True)
+        reference, synthesis_s = found["image"], found["seconds"]
+    else:
+        reference, synthesis_s = timed_run(texture, blank, [StyleSource(1.0, style, key=str(picture))], own, models)
+        if saved is not None:
+            saved.parent.mkdir(parents=True, exist_ok=True)
+            torch.save({"image": reference, "seconds": synthesis_s, "params": repr(own)}, saved)
     ours, theirs = style_distance(vgg, samples[0], style), style_distance(vgg, reference, style)
     spread = float((samples[0] - samples[1]).abs().mean()) * 255
     return (entry.id, "noise", model_s, synthesis_s, ours, theirs, ours / theirs), spread
