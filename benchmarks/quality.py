@@ -6,9 +6,12 @@ named in docs/quality.md under each defect.
     python -u benchmarks/quality.py [--only gatys,swap,pastiche] [--cases aqua-strokes] [--size 256]
                                     [--out docs/quality] [--json quality.json] [--tag before]
                                     [--set style_weight=3 ...]   # try a change to impasto's methods
+                                    [--seeds 2]                  # and the spread from seed to seed
 
 Writes for each run: style distance (Gram and mean/std, relu1_1…relu5_1), content distance (relu4_2), palette
-distance (to the style's 8 commonest colours), border line, seconds;
+distance (to the style's 8 commonest colours), border line, seconds; with --seeds N, the spread of the Gram distance
+over seeds 0..N-1 (relative) and the mean grey-level difference of each seed's result from seed 0's, for the methods
+that take a seed;
 for region cases each region's colour ratio (partner / nearest other); for `photo` SSIM and edge agreement with the
 content. Contact sheets (content | style | each result, labelled) go to --out, the table to stdout as markdown.
 """
@@ -180,6 +183,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="folder for contact sheets")
     parser.add_argument("--tag", default="", help="suffix of the contact sheets' names (before, after)")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--seeds", type=int, default=1, help="run impasto's methods with this many seeds (stability)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="a parameter for impasto's methods, to try a change against the defaults")  # fmt: skip
     parser.add_argument("--table", type=Path, default=None, help="only print the table of a saved --json")
@@ -196,6 +200,8 @@ def main() -> None:
     print(f"{measures.cpu_model()}, {torch.get_num_threads()} threads, pairs at {args.size} px\n", flush=True)
     try:
         with Client(daemon.address) as client:
+            # The methods with a random seed (the others give one result for every seed).
+            seeded = {m.name: {p.name for p in m.params} for m in client.list_methods()}
             for case in CASES:
                 if wanted and case.name not in wanted:
                     continue
@@ -219,6 +225,12 @@ def main() -> None:
                         PILImage.fromarray(result).save(args.out / case.name / f"{method}{tag}.png")
                     row = {"case": case.name, "method": method, "seconds": seconds,
                            **judge(vgg, case, content, style, result, args.size)}  # fmt: skip
+                    if args.seeds > 1 and "seed" in seeded.get(method, ()):
+                        others = [run_impasto(client, method, case, content, style, args.size, {**overrides,
+                                  "seed": seed}) for seed in range(1, args.seeds)]  # fmt: skip
+                        grams = [row["gram"]] + [judge(vgg, case, content, style, o, args.size)["gram"] for o in others]
+                        row["seed_gram_spread"] = (max(grams) - min(grams)) / min(grams)
+                        row["seed_pixels"] = float(np.mean([np.abs(o.astype(float) - result).mean() for o in others]))
                     rows.append(row)
                     print(json.dumps(row), flush=True)
                 if args.out and results:
@@ -258,15 +270,17 @@ def bar(row: dict, rows: list[dict]) -> str:
 
 def table(rows: list[dict]) -> str:
     lines = [
-        "| case | method | s | gram | mean/std | content | palette | border | regions | bar |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| case | method | s | gram | mean/std | content | palette | border | regions | seeds | bar |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
         regions = " / ".join(f"{x:.2f}" for x in r.get("regions", []))
         extra = f" ssim {r['ssim']:.2f} edges {r['edges']:.2f}" if "ssim" in r else ""
+        seeds = f"{r['seed_gram_spread']:.0%} / {r['seed_pixels']:.0f}" if "seed_pixels" in r else ""
         lines.append(
             f"| {r['case']} | {r['method']} | {r.get('seconds', 0):.0f} | {r['gram']:.3f} | {r['meanstd']:.3f} | "
-            f"{r['content']:.3f} | {r['palette']:.3f} | {r['border']:.2f} | {regions}{extra} | {bar(r, rows)} |"
+            f"{r['content']:.3f} | {r['palette']:.3f} | {r['border']:.2f} | {regions}{extra} | {seeds} | "
+            f"{bar(r, rows)} |"
         )
     return "\n".join(lines)
 

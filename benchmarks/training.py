@@ -135,6 +135,12 @@ def quality(args: argparse.Namespace) -> None:
     gatys = Gatys()
     params = {p.name: p.default for p in gatys.params} | {"size": args.size}
     rows = []
+    if args.texture_references:
+        for name in args.texture_references:
+            picture = pictures.get(name, SAMPLES / f"{name}.png")
+            _, seconds = texture_reference(Texture(), picture, args.size, models, args.cache)
+            print(f"texture {name}: {seconds:.0f} s", flush=True)
+        return
     if args.references_only:
         for name in args.references_only:
             for path in contents:
@@ -184,18 +190,27 @@ def measure_texture(texture: Texture, entry: BuiltinStyle, picture: Path, size: 
     own = {p.name: p.default for p in texture.params} | {"size": size}
     runs = [timed_run(texture, blank, [StyleSource(1.0, builtin=entry.id)], own | {"seed": s}, models) for s in (0, 1)]
     samples, model_s = [out for out, _ in runs], statistics.mean(seconds for _, seconds in runs)
-    saved = cache / f"texture--{picture.stem}--{size}.pt" if cache else None
-    if saved is not None and saved.is_file() and torch.load(saved, weights_only=True)["params"] == repr(own):
-        found = torch.load(saved, weights_only=True)
-        reference, synthesis_s = found["image"], found["seconds"]
-    else:
-        reference, synthesis_s = timed_run(texture, blank, [StyleSource(1.0, style, key=str(picture))], own, models)
-        if saved is not None:
-            saved.parent.mkdir(parents=True, exist_ok=True)
-            torch.save({"image": reference, "seconds": synthesis_s, "params": repr(own)}, saved)
+    reference, synthesis_s = texture_reference(texture, picture, size, models, cache)
     ours, theirs = style_distance(vgg, samples[0], style), style_distance(vgg, reference, style)
     spread = float((samples[0] - samples[1]).abs().mean()) * 255
     return (entry.id, "noise", model_s, synthesis_s, ours, theirs, ours / theirs), spread
+
+
+def texture_reference(texture: Texture, picture: Path, size: int, models, cache: Path | None) -> tuple:
+    """Texture synthesis by optimisation of the picture at the method's defaults, size x size, and its seconds; from
+    `cache` when an earlier run left it there (it does not depend on the model judged)."""
+    own = {p.name: p.default for p in texture.params} | {"size": size}
+    saved = cache / f"texture--{picture.stem}--{size}.pt" if cache else None
+    if saved is not None and saved.is_file():
+        found = torch.load(saved, weights_only=True)
+        if found["params"] == repr(own):
+            return found["image"], found["seconds"]
+    style, blank = load(picture, 512), torch.zeros(1, 3, size, size)
+    reference, seconds = timed_run(texture, blank, [StyleSource(1.0, style, key=str(picture))], own, models)
+    if saved is not None:
+        saved.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"image": reference, "seconds": seconds, "params": repr(own)}, saved)
+    return reference, seconds
 
 
 def gatys_reference(gatys, content_path: Path, picture: Path, size: int, params, models, cache: Path | None):
@@ -367,6 +382,8 @@ def main() -> None:
     q.add_argument("--only", nargs="*", default=[], help="only these models or kinds: fast:swirls, texture, ...")
     q.add_argument("--cache", type=Path, help="keep gatys's results here and use them again")
     q.add_argument("--references-only", nargs="*", metavar="STYLE", help="only compute gatys for these styles")
+    q.add_argument("--texture-references", nargs="*", metavar="TEXTURE",
+                   help="only compute texture synthesis by optimisation for these pictures, into --cache")  # fmt: skip
     d = sub.add_parser("decoders")
     d.add_argument("--models-dir", type=Path)
     d.add_argument("--size", type=int, default=256)
