@@ -63,23 +63,7 @@ def mosaic(size: int = 384, seed: int = 2, cells: int = 160) -> Image.Image:
     return Image.fromarray(image.clip(0, 255).astype(np.uint8))
 
 
-def pebbles(size: int = 384, seed: int = 3) -> Image.Image:
-    """Rounded stones in river greys and ochres, packed with dark gaps: a texture with no large-scale layout."""
-    rng = np.random.default_rng(seed)
-    im = Image.new("RGB", (size, size), (35, 30, 28))
-    draw = ImageDraw.Draw(im)
-    palette = np.array([[150, 145, 135], [120, 110, 100], [180, 160, 120], [95, 100, 105], [200, 190, 170]])
-    for _ in range(2600):
-        x, y = rng.uniform(-10, size + 10, 2)
-        rx, ry = rng.uniform(5, 11), rng.uniform(4, 9)
-        colour = palette[rng.integers(len(palette))] * rng.uniform(0.85, 1.1)
-        draw.ellipse((x - rx, y - ry, x + rx, y + ry), fill=tuple(int(c) for c in colour.clip(0, 255)),
-                     outline=(35, 30, 28), width=2)  # fmt: skip
-    return im.filter(ImageFilter.SMOOTH)
-
-
 if __name__ == "__main__":
     photos()
     swirls().save(HERE / "swirls.png", optimize=True)
     mosaic().save(HERE / "mosaic.png", optimize=True)
-    pebbles().save(HERE / "pebbles.png", optimize=True)
