@@ -30,8 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from measures import cpu_model, load  # benchmarks/ is the script's own folder
-from PIL import Image
+from measures import cpu_model, load, save, to_uint8  # benchmarks/ is the script's own folder
 
 from impasto.imaging.resample import fit_longest_side, resize
 from impasto.losses.gram import gram_matrix
@@ -60,7 +59,7 @@ class FromPicture(Gatys):
 
 
 def wire(image: torch.Tensor) -> WireImage:
-    array = (image[0].permute(1, 2, 0).clamp(0, 1).numpy() * 255).round().astype(np.uint8)
+    array = to_uint8(image)
     return WireImage(array.shape[1], array.shape[0], Layout.RGB, SampleType.UINT8, array.tobytes())
 
 
@@ -99,8 +98,7 @@ def run_one(method: str, mode: str, size: int, work: int, steps: int, detail_ste
     else:
         result = gatys(Gatys(), content, {**base, "detail": mode, "detail_steps": detail_steps})
     seconds = time.perf_counter() - started
-    array = (result[0].permute(1, 2, 0).clamp(0, 1).numpy() * 255).round().astype(np.uint8)
-    Image.fromarray(array).save(out)
+    save(result, out)
     return {"seconds": seconds, "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}
 
 

@@ -38,6 +38,7 @@ import os
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -197,36 +198,39 @@ def measure_texture(texture: Texture, entry: BuiltinStyle, picture: Path, size: 
 
 
 def texture_reference(texture: Texture, picture: Path, size: int, models, cache: Path | None) -> tuple:
-    """Texture synthesis by optimisation of the picture at the method's defaults, size x size, and its seconds; from
-    `cache` when an earlier run left it there (it does not depend on the model judged)."""
+    """Texture synthesis by optimisation of the picture at the method's defaults, size x size, and its seconds."""
     own = {p.name: p.default for p in texture.params} | {"size": size}
-    saved = cache / f"texture--{picture.stem}--{size}.pt" if cache else None
-    if saved is not None and saved.is_file():
-        found = torch.load(saved, weights_only=True)
-        if found["params"] == repr(own):
-            return found["image"], found["seconds"]
-    style, blank = load(picture, 512), torch.zeros(1, 3, size, size)
-    reference, seconds = timed_run(texture, blank, [StyleSource(1.0, style, key=str(picture))], own, models)
-    if saved is not None:
-        saved.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({"image": reference, "seconds": seconds, "params": repr(own)}, saved)
-    return reference, seconds
+
+    def run() -> tuple:
+        style, blank = load(picture, 512), torch.zeros(1, 3, size, size)
+        return timed_run(texture, blank, [StyleSource(1.0, style, key=str(picture))], own, models)
+
+    return cached(cache / f"texture--{picture.stem}--{size}.pt" if cache else None, repr(own), run)
 
 
 def gatys_reference(gatys, content_path: Path, picture: Path, size: int, params, models, cache: Path | None):
-    """`gatys` at its defaults on the pair, and its seconds; from `cache` when an earlier run left it there (the
-    reference does not depend on the model judged, and costs minutes on a CPU)."""
+    """`gatys` at its defaults on the pair, and its seconds."""
+
+    def run() -> tuple:
+        content, style = load(content_path, size), load(picture, 512)
+        return timed_run(gatys, content, [StyleSource(1.0, style, key=str(picture))], params, models)
+
     saved = cache / f"{content_path.stem}--{picture.stem}--{size}.pt" if cache else None
+    return cached(saved, repr(sorted(params.items())), run)
+
+
+def cached(saved: Path | None, key: str, run: Callable[[], tuple]) -> tuple:
+    """run()'s (image, seconds), or those an earlier run with the same settings (`key`) left in `saved`: a reference
+    does not depend on the model judged, and costs minutes on a CPU."""
     if saved is not None and saved.is_file():
         found = torch.load(saved, weights_only=True)
-        if found["params"] == repr(sorted(params.items())):
+        if found["params"] == key:
             return found["image"], found["seconds"]
-    content, style = load(content_path, size), load(picture, 512)
-    reference, seconds = timed_run(gatys, content, [StyleSource(1.0, style, key=str(picture))], params, models)
+    image, seconds = run()
     if saved is not None:
         saved.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({"image": reference, "seconds": seconds, "params": repr(sorted(params.items()))}, saved)
-    return reference, seconds
+        torch.save({"image": image, "seconds": seconds, "params": key}, saved)
+    return image, seconds
 
 
 def measure(method, entry: BuiltinStyle, picture: Path, contents, size, vgg, gatys, params, models, cache) -> list:

@@ -67,11 +67,9 @@ def refine(low: torch.Tensor, job: MethodInput, ctx: JobContext) -> torch.Tensor
     detail added too, so a faint stylization does not come back with full-strength strokes.
     """
     full = (int(job.content.shape[-2]), int(job.content.shape[-1]))
-    work = (int(low.shape[-2]), int(low.shape[-1]))
-    enlarged = resize(low, *full).clamp(0, 1)
     if any(s.image is None for s in job.styles):
-        return enlarged  # a built-in style has no picture whose strokes could be matched
-    params = refinement_params(job.params, work)
+        return resize(low, *full).clamp(0, 1)  # a built-in style has no picture whose strokes could be matched
+    params = refinement_params(job.params, (int(low.shape[-2]), int(low.shape[-1])))
     refined = Gatys().stylize(MethodInput(job.content, job.styles, params, job.mask, job.regions), ctx, start=low)
     alpha = float(job.params.get("alpha", 1.0))
-    return refined if alpha >= 1 else torch.lerp(enlarged, refined, alpha)
+    return refined if alpha >= 1 else torch.lerp(resize(low, *full).clamp(0, 1), refined, alpha)
