@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import statistics
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -162,3 +163,17 @@ def edge_agreement(a: torch.Tensor, b: torch.Tensor) -> float:
 
     ea, eb = edges(a).flatten(), edges(resize(b, *a.shape[-2:])).flatten()
     return float(torch.corrcoef(torch.stack([ea, eb]))[0, 1])
+
+
+def cached(saved: Path | None, key: str, run: Callable[[], tuple]) -> tuple:
+    """run()'s (image, seconds), or those an earlier run with the same settings (`key`) left in `saved`: a reference or
+    a peer does not depend on what is judged, and costs minutes on a CPU."""
+    if saved is not None and saved.is_file():
+        found = torch.load(saved, weights_only=True)
+        if found["params"] == key:
+            return found["image"], found["seconds"]
+    image, seconds = run()
+    if saved is not None:
+        saved.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"image": image, "seconds": seconds, "params": key}, saved)
+    return image, seconds

@@ -38,12 +38,11 @@ import os
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
-from measures import cpu_model, load  # benchmarks/ is the script's own folder
+from measures import cached, cpu_model, load  # benchmarks/ is the script's own folder
 
 from impasto.imaging.resample import fit_longest_side, resize
 from impasto.losses.gram import gram_matrix
@@ -217,20 +216,6 @@ def gatys_reference(gatys, content_path: Path, picture: Path, size: int, params,
 
     saved = cache / f"{content_path.stem}--{picture.stem}--{size}.pt" if cache else None
     return cached(saved, repr(sorted(params.items())), run)
-
-
-def cached(saved: Path | None, key: str, run: Callable[[], tuple]) -> tuple:
-    """run()'s (image, seconds), or those an earlier run with the same settings (`key`) left in `saved`: a reference
-    does not depend on the model judged, and costs minutes on a CPU."""
-    if saved is not None and saved.is_file():
-        found = torch.load(saved, weights_only=True)
-        if found["params"] == key:
-            return found["image"], found["seconds"]
-    image, seconds = run()
-    if saved is not None:
-        saved.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({"image": image, "seconds": seconds, "params": key}, saved)
-    return image, seconds
 
 
 def measure(method, entry: BuiltinStyle, picture: Path, contents, size, vgg, gatys, params, models, cache) -> list:
