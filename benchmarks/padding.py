@@ -30,26 +30,19 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import measures, pictures
+from benchmarks.wire import from_wire, to_tensor, to_wire
 
 import impasto.methods.gatys as gatys
 from impasto.networks.vgg import load_vgg19
 from impasto.samples import SAMPLES
 from impasto.serving.daemon import Config, Daemon
-from impasto_client import Client, Image, Layout, SampleType
+from impasto_client import Client
 
 PADDINGS = ("zeros", "reflect", "replicate")
 
 
-def wire(array: np.ndarray) -> Image:
-    return Image(array.shape[1], array.shape[0], Layout.RGB, SampleType.UINT8, np.ascontiguousarray(array).tobytes())
-
-
-def tensor(array: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.array(array)).permute(2, 0, 1)[None].float() / 255
-
-
 def layout(result: np.ndarray, style: np.ndarray) -> float:
-    a, b = (F.adaptive_avg_pool2d(tensor(x), 8).flatten(2) for x in (result, style))
+    a, b = (F.adaptive_avg_pool2d(to_tensor(x), 8).flatten(2) for x in (result, style))
     a, b = a - a.mean(-1, keepdim=True), b - b.mean(-1, keepdim=True)
     r = (a * b).sum(-1) / (a.norm(dim=-1) * b.norm(dim=-1)).clamp_min(1e-8)
     return float(r.mean())
@@ -94,10 +87,9 @@ def main() -> None:
                             for seed in range(args.seeds):
                                 params = {"size": size, "seed": seed}
                                 flat = np.full_like(style, 128)
-                                out = client.stylize(wire(flat), [wire(style)], method="texture", params=params)
-                                got = out.result()
-                                data = np.frombuffer(got.data, np.uint8).reshape(got.height, got.width, -1)[..., :3]
-                                gram = measures.style_distances(judge, tensor(data), tensor(style))["gram"]
+                                out = client.stylize(to_wire(flat), [to_wire(style)], method="texture", params=params)
+                                data = from_wire(out.result())
+                                gram = measures.style_distances(judge, to_tensor(data), to_tensor(style))["gram"]
                                 rows.setdefault((name, size, mode), []).append((layout(data, style), gram))
                                 print(name, size, mode, seed, rows[(name, size, mode)][-1], flush=True)
             finally:

